@@ -1,0 +1,528 @@
+/* T2iTransform and T2iLoss base classes (see t2i/element.h).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "t2i/element.h"
+#include "t2i/ops.h"
+#include "t2i/safetensors.h"
+
+GST_DEBUG_CATEGORY_STATIC (t2i_transform_debug);
+#define GST_CAT_DEFAULT t2i_transform_debug
+
+typedef struct
+{
+  gchar *group_name;            /* property; NULL = element name */
+  gboolean trainable;
+  gchar *weights;
+  T2iParamGroup *params;
+  gboolean built;
+  gboolean registered;
+  T2iSession *session;
+  T2iRng init_rng;
+  gchar *last_error;            /* negotiation error already posted */
+} T2iTransformPrivate;
+
+enum
+{
+  PROP_0,
+  PROP_GROUP,
+  PROP_TRAINABLE,
+  PROP_WEIGHTS,
+};
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (T2iTransform, t2i_transform,
+    GST_TYPE_BASE_TRANSFORM, G_ADD_PRIVATE (T2iTransform)
+    GST_DEBUG_CATEGORY_INIT (t2i_transform_debug, "t2itransform", 0,
+        "t2i transform base class"));
+
+#define PRIV(self) ((T2iTransformPrivate *) t2i_transform_get_instance_private (self))
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (T2I_RECORD_CAPS_NAME));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (T2I_RECORD_CAPS_NAME));
+
+const char *
+t2i_transform_get_group_name (T2iTransform * self)
+{
+  T2iTransformPrivate *p = PRIV (self);
+  return p->group_name ? p->group_name : GST_OBJECT_NAME (self);
+}
+
+T2iParamGroup *
+t2i_transform_get_params (T2iTransform * self)
+{
+  T2iTransformPrivate *p = PRIV (self);
+  if (!p->params)
+    p->params = t2i_param_group_new (t2i_transform_get_group_name (self));
+  return p->params;
+}
+
+gboolean
+t2i_transform_is_trainable (T2iTransform * self)
+{
+  return PRIV (self)->trainable;
+}
+
+T2iParam *
+t2i_transform_add_param (T2iTransform * self, const char *local_name,
+    T2iTensor * value)
+{
+  return t2i_param_group_add (t2i_transform_get_params (self), local_name,
+      value, PRIV (self)->trainable);
+}
+
+T2iSession *
+t2i_transform_get_session (T2iTransform * self)
+{
+  T2iTransformPrivate *p = PRIV (self);
+  return t2i_session_ensure (GST_ELEMENT (self), &p->session);
+}
+
+gboolean
+t2i_transform_is_training (T2iTransform * self)
+{
+  return t2i_session_is_training (PRIV (self)->session);
+}
+
+T2iRng *
+t2i_transform_get_init_rng (T2iTransform * self)
+{
+  return &PRIV (self)->init_rng;
+}
+
+static void
+post_error (T2iTransform * self, GError * err)
+{
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", err->message), (NULL));
+}
+
+static GstCaps *
+t2i_transform_transform_caps (GstBaseTransform * trans,
+    GstPadDirection direction, GstCaps * caps, GstCaps * filter)
+{
+  T2iTransform *self = T2I_TRANSFORM (trans);
+  T2iTransformClass *klass = T2I_TRANSFORM_GET_CLASS (self);
+  T2iTransformPrivate *p = PRIV (self);
+  GstCaps *res;
+
+  if (direction == GST_PAD_SRC) {
+    res = t2i_record_caps_new_any ();
+  } else {
+    res = gst_caps_new_empty ();
+    for (guint i = 0; i < gst_caps_get_size (caps); i++) {
+      const GstStructure *in = gst_caps_get_structure (caps, i);
+      GstStructure *out = gst_structure_copy (in);
+      GError *err = NULL;
+      if (gst_structure_has_field (in, "entries") && klass->negotiate
+          && !klass->negotiate (self, in, out, &err)) {
+        if (g_strcmp0 (p->last_error, err->message) != 0) {
+          g_free (p->last_error);
+          p->last_error = g_strdup (err->message);
+          post_error (self, err);
+        }
+        g_error_free (err);
+        gst_structure_free (out);
+        continue;
+      }
+      gst_caps_append_structure (res, out);
+    }
+  }
+  if (filter) {
+    GstCaps *f = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (res);
+    res = f;
+  }
+  return res;
+}
+
+static gboolean
+build (T2iTransform * self, const GstStructure * in, GError ** error)
+{
+  T2iTransformClass *klass = T2I_TRANSFORM_GET_CLASS (self);
+  T2iTransformPrivate *p = PRIV (self);
+  T2iSession *session = t2i_transform_get_session (self);
+  const char *group = t2i_transform_get_group_name (self);
+
+  /* deterministic initialisation: session seed + group name */
+  p->init_rng.seed = t2i_session_get_seed (session) ^ g_str_hash (group)
+      ^ 0x5DEECE66DULL;
+  p->init_rng.offset = 0;
+  t2i_transform_get_params (self);
+  if (klass->build && !klass->build (self, in, error))
+    return FALSE;
+  if (!p->trainable)
+    t2i_param_group_set_trainable (p->params, FALSE);
+  if (p->weights) {
+    g_autoptr (T2iSafetensors) st = t2i_safetensors_load (p->weights, error);
+    if (!st)
+      return FALSE;
+    if (!t2i_param_group_load (p->params, st, NULL, TRUE, error)) {
+      g_prefix_error (error, "weights=%s: ", p->weights);
+      return FALSE;
+    }
+  }
+  if (t2i_param_group_n_params (p->params) > 0) {
+    t2i_session_register_group (session, group, p->params, GST_ELEMENT (self));
+    p->registered = TRUE;
+  }
+  return TRUE;
+}
+
+static gboolean
+t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  T2iTransform *self = T2I_TRANSFORM (trans);
+  T2iTransformPrivate *p = PRIV (self);
+  GError *err = NULL;
+
+  if (p->built)
+    return TRUE;
+  if (!build (self, gst_caps_get_structure (incaps, 0), &err)) {
+    post_error (self, err);
+    g_error_free (err);
+    return FALSE;
+  }
+  p->built = TRUE;
+  return TRUE;
+}
+
+static GstFlowReturn
+t2i_transform_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  T2iTransform *self = T2I_TRANSFORM (trans);
+  T2iTransformClass *klass = T2I_TRANSFORM_GET_CLASS (self);
+  GError *err = NULL;
+
+  if (!t2i_record_is_record (buf)) {
+    GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE,
+        ("received a buffer that is not a t2i record"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  gboolean prev = t2i_set_grad_enabled (t2i_transform_is_training (self));
+  gboolean ok = klass->process ? klass->process (self, buf, &err) : TRUE;
+  t2i_set_grad_enabled (prev);
+  if (!ok) {
+    post_error (self, err);
+    g_error_free (err);
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+static gboolean
+t2i_transform_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  if (t2i_session_handle_context_query (GST_ELEMENT (trans), query,
+          PRIV (T2I_TRANSFORM (trans))->session))
+    return TRUE;
+  return GST_BASE_TRANSFORM_CLASS (t2i_transform_parent_class)->query (trans,
+      direction, query);
+}
+
+static void
+t2i_transform_set_context (GstElement * element, GstContext * context)
+{
+  t2i_session_handle_set_context (element, context,
+      &PRIV (T2I_TRANSFORM (element))->session);
+  GST_ELEMENT_CLASS (t2i_transform_parent_class)->set_context (element,
+      context);
+}
+
+static GstStateChangeReturn
+t2i_transform_change_state (GstElement * element, GstStateChange transition)
+{
+  T2iTransform *self = T2I_TRANSFORM (element);
+  T2iTransformPrivate *p = PRIV (self);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    t2i_session_ensure (element, &p->session);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (t2i_transform_parent_class)->change_state (element,
+      transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL && p->registered) {
+    t2i_session_unregister_group (p->session, t2i_transform_get_group_name (self),
+        p->params);
+    p->registered = FALSE;
+  }
+  return ret;
+}
+
+static void
+t2i_transform_set_property (GObject * obj, guint id, const GValue * v,
+    GParamSpec * pspec)
+{
+  T2iTransformPrivate *p = PRIV (T2I_TRANSFORM (obj));
+  switch (id) {
+    case PROP_GROUP:
+      g_free (p->group_name);
+      p->group_name = g_value_dup_string (v);
+      break;
+    case PROP_TRAINABLE:
+      p->trainable = g_value_get_boolean (v);
+      if (p->params)
+        t2i_param_group_set_trainable (p->params, p->trainable);
+      break;
+    case PROP_WEIGHTS:
+      g_free (p->weights);
+      p->weights = g_value_dup_string (v);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+t2i_transform_get_property (GObject * obj, guint id, GValue * v,
+    GParamSpec * pspec)
+{
+  T2iTransform *self = T2I_TRANSFORM (obj);
+  T2iTransformPrivate *p = PRIV (self);
+  switch (id) {
+    case PROP_GROUP:
+      g_value_set_string (v, t2i_transform_get_group_name (self));
+      break;
+    case PROP_TRAINABLE:
+      g_value_set_boolean (v, p->trainable);
+      break;
+    case PROP_WEIGHTS:
+      g_value_set_string (v, p->weights);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+t2i_transform_finalize (GObject * obj)
+{
+  T2iTransformPrivate *p = PRIV (T2I_TRANSFORM (obj));
+  g_free (p->group_name);
+  g_free (p->weights);
+  g_free (p->last_error);
+  g_clear_pointer (&p->params, t2i_param_group_unref);
+  g_clear_object (&p->session);
+  G_OBJECT_CLASS (t2i_transform_parent_class)->finalize (obj);
+}
+
+static void
+t2i_transform_class_init (T2iTransformClass * klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  GstElementClass *ec = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *bc = GST_BASE_TRANSFORM_CLASS (klass);
+
+  oc->set_property = t2i_transform_set_property;
+  oc->get_property = t2i_transform_get_property;
+  oc->finalize = t2i_transform_finalize;
+  ec->set_context = t2i_transform_set_context;
+  ec->change_state = t2i_transform_change_state;
+  bc->transform_caps = t2i_transform_transform_caps;
+  bc->set_caps = t2i_transform_set_caps;
+  bc->transform_ip = t2i_transform_transform_ip;
+  bc->query = t2i_transform_query;
+
+  g_object_class_install_property (oc, PROP_GROUP,
+      g_param_spec_string ("group", "Group",
+          "Name of the parameter group (default: the element's name); "
+          "parameters are named <group>.<path>", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, PROP_TRAINABLE,
+      g_param_spec_boolean ("trainable", "Trainable",
+          "Whether the trainer may update this element's parameters "
+          "(false freezes them, e.g. pretrained encoders)", TRUE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, PROP_WEIGHTS,
+      g_param_spec_string ("weights", "Weights",
+          "safetensors file to load the parameters from (names "
+          "<group>.<path>); unset = initialise from the session seed", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (ec, &sink_template);
+  gst_element_class_add_static_pad_template (ec, &src_template);
+  gst_type_mark_as_plugin_api (T2I_TYPE_TRANSFORM, 0);
+}
+
+static void
+t2i_transform_init (T2iTransform * self)
+{
+  PRIV (self)->trainable = TRUE;
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}
+
+/* ================= T2iLoss ================= */
+
+typedef struct
+{
+  gchar *output;
+  gchar *update;
+  gdouble weight;
+  gchar *entry;                 /* "loss/<output>" */
+} T2iLossPrivate;
+
+enum
+{
+  LPROP_0,
+  LPROP_OUTPUT,
+  LPROP_UPDATE,
+  LPROP_WEIGHT,
+};
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (T2iLoss, t2i_loss, T2I_TYPE_TRANSFORM);
+#define LPRIV(self) ((T2iLossPrivate *) t2i_loss_get_instance_private (self))
+
+const char *
+t2i_loss_get_entry_name (T2iLoss * self)
+{
+  T2iLossPrivate *p = LPRIV (self);
+  if (!p->entry)
+    p->entry = g_strconcat ("loss/", p->output ? p->output :
+        GST_OBJECT_NAME (self), NULL);
+  return p->entry;
+}
+
+const char *
+t2i_loss_get_update (T2iLoss * self)
+{
+  return LPRIV (self)->update;
+}
+
+static gboolean
+t2i_loss_negotiate (T2iTransform * t, const GstStructure * in,
+    GstStructure * out, GError ** error)
+{
+  T2iLoss *self = T2I_LOSS (t);
+  T2iLossClass *klass = T2I_LOSS_GET_CLASS (self);
+  T2iLossPrivate *p = LPRIV (self);
+  const char *entry = t2i_loss_get_entry_name (self);
+
+  if (!p->update) {
+    g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISSING,
+        "property 'update' is not set: name the parameter group this loss "
+        "trains (e.g. update=G)");
+    return FALSE;
+  }
+  if (klass->check && !klass->check (self, in, error))
+    return FALSE;
+  t2i_caps_set_entry (out, entry, "f32", 0, NULL);
+  g_autofree char *f = g_strconcat (entry, ".update", NULL);
+  gst_structure_set (out, f, G_TYPE_STRING, p->update, NULL);
+  return TRUE;
+}
+
+static gboolean
+t2i_loss_process (T2iTransform * t, GstBuffer * record, GError ** error)
+{
+  T2iLoss *self = T2I_LOSS (t);
+  T2iLossPrivate *p = LPRIV (self);
+  T2iTensor *l = T2I_LOSS_GET_CLASS (self)->compute (self, record, error);
+  if (!l)
+    return FALSE;
+  if (p->weight != 1.0) {
+    T2iTensor *w = t2i_mul_scalar (l, p->weight);
+    t2i_tensor_unref (l);
+    l = w;
+  }
+  if (l->dtype != T2I_F32 && !l->requires_grad) {
+    T2iTensor *c = t2i_tensor_to_dtype (l, T2I_F32);
+    t2i_tensor_unref (l);
+    l = c;
+  }
+  gboolean ok = t2i_record_set_tensor (record, t2i_loss_get_entry_name (self),
+      l, error);
+  t2i_tensor_unref (l);
+  return ok;
+}
+
+static void
+t2i_loss_set_property (GObject * obj, guint id, const GValue * v,
+    GParamSpec * pspec)
+{
+  T2iLossPrivate *p = LPRIV (T2I_LOSS (obj));
+  switch (id) {
+    case LPROP_OUTPUT:
+      g_free (p->output);
+      p->output = g_value_dup_string (v);
+      g_clear_pointer (&p->entry, g_free);
+      break;
+    case LPROP_UPDATE:
+      g_free (p->update);
+      p->update = g_value_dup_string (v);
+      break;
+    case LPROP_WEIGHT:
+      p->weight = g_value_get_double (v);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+t2i_loss_get_property (GObject * obj, guint id, GValue * v, GParamSpec * pspec)
+{
+  T2iLossPrivate *p = LPRIV (T2I_LOSS (obj));
+  switch (id) {
+    case LPROP_OUTPUT:
+      g_value_set_string (v, p->output);
+      break;
+    case LPROP_UPDATE:
+      g_value_set_string (v, p->update);
+      break;
+    case LPROP_WEIGHT:
+      g_value_set_double (v, p->weight);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+t2i_loss_finalize (GObject * obj)
+{
+  T2iLossPrivate *p = LPRIV (T2I_LOSS (obj));
+  g_free (p->output);
+  g_free (p->update);
+  g_free (p->entry);
+  G_OBJECT_CLASS (t2i_loss_parent_class)->finalize (obj);
+}
+
+static void
+t2i_loss_class_init (T2iLossClass * klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  T2iTransformClass *tc = T2I_TRANSFORM_CLASS (klass);
+
+  oc->set_property = t2i_loss_set_property;
+  oc->get_property = t2i_loss_get_property;
+  oc->finalize = t2i_loss_finalize;
+  tc->negotiate = t2i_loss_negotiate;
+  tc->process = t2i_loss_process;
+
+  g_object_class_install_property (oc, LPROP_OUTPUT,
+      g_param_spec_string ("output", "Output",
+          "The loss entry is loss/<output> (default: the element's name)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, LPROP_UPDATE,
+      g_param_spec_string ("update", "Update",
+          "Parameter group the trainer updates with this loss (e.g. G, D)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, LPROP_WEIGHT,
+      g_param_spec_double ("weight", "Weight",
+          "Factor the loss is multiplied by", -G_MAXDOUBLE, G_MAXDOUBLE, 1.0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  gst_type_mark_as_plugin_api (T2I_TYPE_LOSS, 0);
+}
+
+static void
+t2i_loss_init (T2iLoss * self)
+{
+  LPRIV (self)->weight = 1.0;
+}

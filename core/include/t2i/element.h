@@ -1,0 +1,88 @@
+/* Base classes for t2i elements (public API for element authors).
+ *
+ * T2iTransform: a record-in/record-out element.  It reads entries from the
+ * record and adds its outputs.  It owns a parameter group (property
+ * `group`, default the element's name; `trainable=false` freezes it; the
+ * parameters load from `weights=FILE.safetensors` by the prefix
+ * "<group>."), registers the group in the pipeline's session, and runs its
+ * process() with autograd on only when the pipeline trains.
+ *
+ * T2iLoss: a T2iTransform that computes one scalar and adds it as
+ * `loss/<output>`; `update=GROUP` names the parameter group the trainer
+ * steps with it, carried in the caps field `loss/<output>.update`.
+ *
+ * A subclass implements:
+ * - negotiate(): check the inputs it needs in the sink caps structure (use
+ *   t2i_caps_require(), so errors name the entry and what upstream offers)
+ *   and describe its outputs in @out (t2i_caps_set_entry()).  Pure: it may
+ *   be called more than once.
+ * - build(): create parameters once the input shapes are known
+ *   (t2i_transform_add_param()); optional.
+ * - process(): compute.  Read inputs with t2i_record_get_tensor(), add
+ *   outputs with t2i_record_set_tensor().
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
+#include <t2i/params.h>
+#include <t2i/record.h>
+#include <t2i/rng.h>
+#include <t2i/session.h>
+
+G_BEGIN_DECLS
+
+#define T2I_TYPE_TRANSFORM (t2i_transform_get_type ())
+G_DECLARE_DERIVABLE_TYPE (T2iTransform, t2i_transform, T2I, TRANSFORM,
+    GstBaseTransform)
+
+struct _T2iTransformClass
+{
+  GstBaseTransformClass parent_class;
+
+  gboolean (*negotiate) (T2iTransform * self, const GstStructure * in,
+      GstStructure * out, GError ** error);
+  gboolean (*build) (T2iTransform * self, const GstStructure * in,
+      GError ** error);
+  gboolean (*process) (T2iTransform * self, GstBuffer * record,
+      GError ** error);
+
+  gpointer padding[8];
+};
+
+/* the element's parameter group (created at the first caps) */
+T2iParamGroup *t2i_transform_get_params (T2iTransform * self);
+const char *t2i_transform_get_group_name (T2iTransform * self);
+gboolean t2i_transform_is_trainable (T2iTransform * self);
+/* adds a parameter named "<group>.<local_name>"; takes a reference */
+T2iParam *t2i_transform_add_param (T2iTransform * self, const char *local_name,
+    T2iTensor * value);
+/* per-element RNG for initialisers: seeded from the session seed and the
+ * group name, so the same pipeline initialises the same weights */
+T2iRng *t2i_transform_get_init_rng (T2iTransform * self);
+T2iSession *t2i_transform_get_session (T2iTransform * self);
+gboolean t2i_transform_is_training (T2iTransform * self);
+
+/* ---- loss base ---- */
+#define T2I_TYPE_LOSS (t2i_loss_get_type ())
+G_DECLARE_DERIVABLE_TYPE (T2iLoss, t2i_loss, T2I, LOSS, T2iTransform)
+
+struct _T2iLossClass
+{
+  T2iTransformClass parent_class;
+
+  /* check inputs (as negotiate() above, without outputs) */
+  gboolean (*check) (T2iLoss * self, const GstStructure * in, GError ** error);
+  /* returns the (unweighted) scalar loss, a new reference */
+  T2iTensor *(*compute) (T2iLoss * self, GstBuffer * record, GError ** error);
+
+  gpointer padding[8];
+};
+
+/* "loss/<output>" */
+const char *t2i_loss_get_entry_name (T2iLoss * self);
+const char *t2i_loss_get_update (T2iLoss * self);
+
+G_END_DECLS

@@ -1,0 +1,66 @@
+/* The session: what all t2i elements of one pipeline share, handed around
+ * as a GstContext of type "t2i.session" (like "gst.cuda.context"): seed,
+ * threads, whether the pipeline trains, the session RNG and the registry
+ * of parameter groups the trainer reads.
+ *
+ * The first element that needs it in NULL->READY asks its neighbours and
+ * the application (need-context); when nobody has one it creates it and
+ * posts have-context, so the pipeline hands the same session to every
+ * element.  State changes run sinks first, so a t2itrainer at the end of
+ * the chain creates it and marks it as training before the other elements
+ * look for it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include <t2i/rng.h>
+
+G_BEGIN_DECLS
+
+#define T2I_SESSION_CONTEXT_TYPE "t2i.session"
+#define T2I_TYPE_SESSION (t2i_session_get_type ())
+G_DECLARE_FINAL_TYPE (T2iSession, t2i_session, T2I, SESSION, GObject)
+
+T2iSession *t2i_session_new (void);
+
+/* properties: "seed" (guint64), "threads" (int, 0 = cores), "training" */
+guint64 t2i_session_get_seed (T2iSession * self);
+void t2i_session_set_seed (T2iSession * self, guint64 seed);
+gboolean t2i_session_is_training (T2iSession * self);
+void t2i_session_set_training (T2iSession * self, gboolean training);
+/* the session RNG (elements that need noise draw from it in stream order) */
+T2iRng *t2i_session_get_rng (T2iSession * self);
+/* Records already trained when a t2itrainer resumes from a checkpoint (0
+ * otherwise).  The trainer sets it in NULL->READY; sources read it when
+ * they start and skip that many records, so a resumed run continues the
+ * stream where the checkpoint left it. */
+gint64 t2i_session_get_resume_step (T2iSession * self);
+void t2i_session_set_resume_step (T2iSession * self, gint64 step);
+
+/* Registry of parameter groups by name (e.g. "G", "D").  A group is an
+ * opaque pointer owned by its element; the trainer looks groups up by the
+ * name a loss element's update= names. */
+void t2i_session_register_group (T2iSession * self, const char *name,
+    gpointer group, GstElement * owner);
+void t2i_session_unregister_group (T2iSession * self, const char *name,
+    gpointer group);
+gpointer t2i_session_lookup_group (T2iSession * self, const char *name);
+GstElement *t2i_session_lookup_owner (T2iSession * self, const char *name);
+/* NULL-terminated, sorted; free with g_strfreev */
+gchar **t2i_session_list_groups (T2iSession * self);
+
+/* ---- element helpers ---- */
+/* Finds or creates the session for @element (call in NULL->READY); *slot
+ * receives a reference. */
+T2iSession *t2i_session_ensure (GstElement * element, T2iSession ** slot);
+/* In GstElement::set_context: keeps the session from @context. */
+void t2i_session_handle_set_context (GstElement * element,
+    GstContext * context, T2iSession ** slot);
+/* In a pad or element query handler: answers a context query; returns
+ * TRUE when it did. */
+gboolean t2i_session_handle_context_query (GstElement * element,
+    GstQuery * query, T2iSession * session);
+
+G_END_DECLS

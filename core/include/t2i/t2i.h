@@ -1,0 +1,14 @@
+/* t2i — everything an element or application author needs.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <t2i/tensor.h>
+#include <t2i/ops.h>
+#include <t2i/rng.h>
+#include <t2i/params.h>
+#include <t2i/optim.h>
+#include <t2i/safetensors.h>
+#include <t2i/record.h>
+#include <t2i/session.h>
+#include <t2i/element.h>
+#include <t2i/nn.h>
