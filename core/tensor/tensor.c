@@ -8,20 +8,17 @@
 #include <omp.h>
 
 /* Storage is shared between a tensor and its aliases/detached copies. */
-typedef struct
-{
-  gint ref_count;
-  gpointer block;
-  gpointer data;
-  gsize nbytes;
-} Storage;
+#include "tensor-private.h"
+
+static T2iTensor *tensor_header (T2iDType dtype, gint ndim, const gint64 * shape);
 
 static Storage *
 storage_new (gsize nbytes)
 {
-  Storage *s = g_new (Storage, 1);
+  Storage *s = g_new0 (Storage, 1);
   s->ref_count = 1;
   s->nbytes = nbytes;
+  s->device = T2I_DEVICE_CPU;
   s->data = t2i_alloc (nbytes ? nbytes : 1, &s->block);
   return s;
 }
@@ -30,9 +27,23 @@ static void
 storage_unref (Storage * s)
 {
   if (s && g_atomic_int_dec_and_test (&s->ref_count)) {
-    t2i_free (s->block);
+    if (s->device == T2I_DEVICE_CPU)
+      t2i_free (s->block);
+    else
+      t2i_device_free (s);
     g_free (s);
   }
+}
+
+T2iTensor *
+t2i_tensor_new_with_storage (T2iDType dtype, gint ndim, const gint64 * shape,
+    Storage * s)
+{
+  T2iTensor *t = tensor_header (dtype, ndim, shape);
+  t->storage = s;
+  t->data = s->data;
+  t->device = s->device;
+  return t;
 }
 
 gsize

@@ -166,6 +166,17 @@ gboolean t2i_any_requires_grad (gint n, T2iTensor ** inputs);
 void t2i_node_save (T2iNode * node, gint slot, T2iTensor * t);
 void t2i_node_unref (T2iNode * node);
 
+/* ---- devices (core/tensor/device.c) ----
+ * CUDA tensors hold a device pointer in @data: read them only after
+ * t2i_tensor_to_device (t, T2I_DEVICE_CPU, ...).  The CUDA backend is
+ * compiled when nvcc is found; without a device these calls fail with a
+ * message. */
+gboolean t2i_cuda_is_available (void);
+/* why CUDA cannot be used ("built without CUDA", "no CUDA device present") */
+const char *t2i_cuda_unavailable_reason (void);
+/* a copy of @t on @device (a new reference to @t when it is already there) */
+T2iTensor *t2i_tensor_to_device (T2iTensor * t, T2iDevice device, GError ** error);
+
 /* ---- threads ---- */
 void t2i_set_num_threads (gint n);      /* 0 = number of cores */
 gint t2i_get_num_threads (void);

@@ -1,0 +1,84 @@
+/* Moving tensors between the CPU and a CUDA device.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "t2i-config.h"
+#include "tensor-private.h"
+
+#if T2I_HAVE_CUDA
+#include "../cuda/cuda-backend.h"
+#endif
+
+GQuark t2i_device_error_quark (void);
+G_DEFINE_QUARK (t2i-device-error-quark, t2i_device_error)
+
+const char *
+t2i_cuda_unavailable_reason (void)
+{
+#if T2I_HAVE_CUDA
+  static const char *why;
+  static gsize once;
+  if (g_once_init_enter (&once)) {
+    why = NULL;
+    if (t2i_cuda_device_count (&why) > 0)
+      why = NULL;
+    else if (!why)
+      why = "no CUDA device present";
+    g_once_init_leave (&once, 1);
+  }
+  return why;
+#else
+  return "t2i was built without CUDA (nvcc was not found at build time)";
+#endif
+}
+
+gboolean
+t2i_cuda_is_available (void)
+{
+  return t2i_cuda_unavailable_reason () == NULL;
+}
+
+void
+t2i_device_free (Storage * s)
+{
+#if T2I_HAVE_CUDA
+  t2i_cuda_free (s->data);
+#endif
+}
+
+T2iTensor *
+t2i_tensor_to_device (T2iTensor * t, T2iDevice device, GError ** error)
+{
+  if (t->device == device)
+    return t2i_tensor_ref (t);
+  if (!t2i_cuda_is_available ()) {
+    g_set_error (error, t2i_device_error_quark (), 0, "CUDA: %s",
+        t2i_cuda_unavailable_reason ());
+    return NULL;
+  }
+#if T2I_HAVE_CUDA
+  const char *why = NULL;
+  if (device == T2I_DEVICE_CUDA) {
+    Storage *s = g_new0 (Storage, 1);
+    s->ref_count = 1;
+    s->device = T2I_DEVICE_CUDA;
+    s->nbytes = t->nbytes;
+    s->data = t2i_cuda_malloc (t->nbytes, &why);
+    if (!s->data || !t2i_cuda_memcpy_h2d (s->data, t->data, t->nbytes, &why)) {
+      g_set_error (error, t2i_device_error_quark (), 0, "CUDA: %s", why);
+      if (s->data)
+        t2i_cuda_free (s->data);
+      g_free (s);
+      return NULL;
+    }
+    return t2i_tensor_new_with_storage (t->dtype, t->ndim, t->shape, s);
+  }
+  T2iTensor *r = t2i_tensor_new (t->dtype, t->ndim, t->shape);
+  if (!t2i_cuda_memcpy_d2h (r->data, t->data, t->nbytes, &why)) {
+    g_set_error (error, t2i_device_error_quark (), 0, "CUDA: %s", why);
+    t2i_tensor_unref (r);
+    return NULL;
+  }
+  return r;
+#else
+  return NULL;
+#endif
+}

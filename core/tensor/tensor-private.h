@@ -1,0 +1,19 @@
+/* Storage shared by a tensor and its aliases; private to core/tensor.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "t2i/tensor.h"
+
+typedef struct
+{
+  gint ref_count;
+  T2iDevice device;
+  gpointer block;               /* CPU: allocator block */
+  gpointer data;
+  gsize nbytes;
+} Storage;
+
+/* a tensor header over @s (takes the storage's reference) */
+T2iTensor *t2i_tensor_new_with_storage (T2iDType dtype, gint ndim,
+    const gint64 * shape, Storage * s);
+void t2i_device_free (Storage * s);
