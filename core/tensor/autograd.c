@@ -12,6 +12,7 @@
  */
 #include "t2i/tensor.h"
 #include "t2i/ops.h"
+#include "tensor-private.h"
 
 #include <string.h>
 
@@ -152,10 +153,10 @@ accumulate (GHashTable * grads, T2iTensor * t, T2iTensor * g,
   } else if (create_graph) {
     g_hash_table_insert (grads, t, t2i_add (have, g));
     t2i_tensor_unref (g);
-  } else if (g_atomic_int_get (&have->ref_count) == 1 && !have->node) {
+  } else if (t2i_tensor_is_exclusive (have)) {
     add_into (have, g);
     t2i_tensor_unref (g);
-  } else if (g_atomic_int_get (&g->ref_count) == 1 && !g->node) {
+  } else if (t2i_tensor_is_exclusive (g)) {
     add_into (g, have);
     g_hash_table_insert (grads, t, g);
   } else {
@@ -291,10 +292,11 @@ t2i_backward (T2iTensor * loss, T2iTensor ** params)
     if (leaf->node && !targets)
       continue;
     if (!leaf->grad) {
-      leaf->grad = (g_atomic_int_get (&g->ref_count) == 1 && !g->node
-          && g->storage != leaf->storage) ? t2i_tensor_ref (g) : t2i_tensor_copy (g);
+      /* the grads table holds one reference: exclusive means only it */
+      leaf->grad = t2i_tensor_is_exclusive (g) ? t2i_tensor_ref (g)
+          : t2i_tensor_copy (g);
     } else {
-      if (g_atomic_int_get (&leaf->grad->ref_count) > 1) {
+      if (!t2i_tensor_is_exclusive (leaf->grad)) {
         T2iTensor *c = t2i_tensor_copy (leaf->grad);
         t2i_tensor_unref (leaf->grad);
         leaf->grad = c;

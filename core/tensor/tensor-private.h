@@ -17,3 +17,7 @@ typedef struct
 T2iTensor *t2i_tensor_new_with_storage (T2iDType dtype, gint ndim,
     const gint64 * shape, Storage * s);
 void t2i_device_free (Storage * s);
+
+/* TRUE when nothing else can see @t's data: one reference to the tensor,
+ * one to its storage, no graph (safe to update in place) */
+gboolean t2i_tensor_is_exclusive (T2iTensor * t);

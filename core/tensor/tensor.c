@@ -230,6 +230,14 @@ t2i_tensor_unref (T2iTensor * t)
   g_free (t);
 }
 
+gboolean
+t2i_tensor_is_exclusive (T2iTensor * t)
+{
+  Storage *s = t->storage;
+  return g_atomic_int_get (&t->ref_count) == 1 && !t->node
+      && (!s || g_atomic_int_get (&s->ref_count) == 1);
+}
+
 T2iTensor *
 t2i_tensor_alias (T2iTensor * t, gint ndim, const gint64 * shape)
 {

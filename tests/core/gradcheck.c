@@ -233,8 +233,9 @@ gc_check_gradgrad (const char *what, T2iCheckFn fn, T2iTensor ** inputs,
     compare (what, "second-order", idx[j], c.req[j], ga[j], second_scalar, fn,
         inputs, n, user, &c);
     t2i_tensor_unref (ga[j]);
-    t2i_tensor_unref (c.r2[j]);
   }
+  for (gint j = 0; j < c.m; j++)
+    t2i_tensor_unref (c.r2[j]);
   g_free (ga);
   t2i_tensor_unref (s);
   t2i_tensor_unref (c.r);
