@@ -5,6 +5,37 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
+
+/* cuBLAS is loaded on first use: linking it costs every process about a
+ * second of start-up, even on machines without a GPU. */
+typedef cublasStatus_t (*CreateFn) (cublasHandle_t *);
+typedef cublasStatus_t (*SgemmFn) (cublasHandle_t, cublasOperation_t,
+    cublasOperation_t, int, int, int, const float *, const float *, int,
+    const float *, int, const float *, float *, int);
+static CreateFn p_create;
+static SgemmFn p_sgemm;
+
+static int
+load_cublas (const char **why)
+{
+  static const char *names[] = { "libcublas.so", "libcublas.so.13",
+    "libcublas.so.12", NULL };
+  if (p_create)
+    return 1;
+  for (int i = 0; names[i] && !p_create; i++) {
+    void *h = dlopen (names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+      continue;
+    p_create = (CreateFn) dlsym (h, "cublasCreate_v2");
+    p_sgemm = (SgemmFn) dlsym (h, "cublasSgemm_v2");
+    if (!p_create || !p_sgemm)
+      p_create = NULL;
+  }
+  if (!p_create && why)
+    *why = "cannot load libcublas";
+  return p_create != NULL;
+}
 
 static int
 ok (cudaError_t e, const char **why)
@@ -119,14 +150,16 @@ t2i_cuda_sgemm (int m, int n, int k, const float *a, const float *b, float *c,
     const char **why)
 {
   static cublasHandle_t handle;
-  if (!handle && cublasCreate (&handle) != CUBLAS_STATUS_SUCCESS) {
+  if (!load_cublas (why))
+    return 0;
+  if (!handle && p_create (&handle) != CUBLAS_STATUS_SUCCESS) {
     if (why)
       *why = "cublasCreate failed";
     return 0;
   }
   const float one = 1.f, zero = 0.f;
   /* row-major C = A B is column-major C^T = B^T A^T */
-  if (cublasSgemm (handle, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, b, n, a, k,
+  if (p_sgemm (handle, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, b, n, a, k,
           &zero, c, n) != CUBLAS_STATUS_SUCCESS) {
     if (why)
       *why = "cublasSgemm failed";

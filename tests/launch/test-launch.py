@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+# End-to-end tests of the t2i-launch binary.
+#
+# usage: test-launch.py T2I_LAUNCH TEST_PLUGIN FIXTURE_DIR SYSTEM_PLUGIN_DIR
+#
+# Every bad-*.t2i style fixture in FIXTURE_DIR that has a "# expect: LINE"
+# comment must fail with exactly that line on stderr and exit code 2
+# ("# args: ..." adds arguments).  The other tests run good files, runtime
+# errors, the message lines and --json log (with the test-only element
+# "launchtestposter" from TEST_PLUGIN), Ctrl-C handling and the options.
+#
+# GStreamer sees only the core elements, audiotestsrc and the test plugin
+# (plus the t2i plugin linked into t2i-launch), with a private registry, so
+# that "did you mean" hints do not depend on what is installed.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import fcntl
+import glob
+import json
+import os
+import pty
+import re
+import select
+import shlex
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import unittest
+
+T2I_LAUNCH, TEST_PLUGIN, FIXTURES, SYSTEM_PLUGINS = [
+    os.path.abspath(arg) for arg in sys.argv[1:5]]
+TMP = tempfile.mkdtemp(prefix='t2i-launch-test-')
+ENV = {}
+
+
+def setup_environment():
+    plugins = os.path.join(TMP, 'plugins')
+    os.mkdir(plugins)
+    for name in ('libgstcoreelements.so', 'libgstaudiotestsrc.so'):
+        os.symlink(os.path.join(SYSTEM_PLUGINS, name),
+                   os.path.join(plugins, name))
+    os.symlink(TEST_PLUGIN,
+               os.path.join(plugins, os.path.basename(TEST_PLUGIN)))
+    ENV.update(os.environ)
+    for name in ('GST_DEBUG', 'N', 'OUT', 'BUFFERS', 'SIZE',
+                 'T2I_TEST_STEPS', 'T2I_TEST_DEFINED'):
+        ENV.pop(name, None)
+    ENV.update({
+        'GST_PLUGIN_SYSTEM_PATH_1_0': plugins,
+        'GST_PLUGIN_PATH_1_0': '',
+        'GST_REGISTRY_1_0': os.path.join(TMP, 'registry.bin'),
+        # scan in-process: an ASan-built test plugin cannot be loaded by
+        # the uninstrumented gst-plugin-scanner
+        'GST_REGISTRY_FORK': 'no',
+    })
+
+
+def launch(*args, env=None, timeout=120):
+    """Runs t2i-launch in the fixture directory: (exit code, out, err)."""
+    e = dict(ENV)
+    e.update(env or {})
+    p = subprocess.run([T2I_LAUNCH, *args], cwd=FIXTURES, env=e,
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def read_json(path):
+    with open(path, encoding='utf-8') as f:
+        return [json.loads(line) for line in f]
+
+
+def tmp_path(name):
+    return os.path.join(TMP, name)
+
+
+TRAIN = 'step {0}/{1} epoch 1 loss/G=0.6931 loss/D=1.3863 12.5 items/s'
+
+
+def plain_lines(n, path='ckpt.safetensors'):
+    """The lines counted.t2i prints for N=n when stderr is no terminal."""
+    lines = []
+    for step in range(1, n + 1):
+        lines += [TRAIN.format(step, n), 'progress {0}/{1}'.format(step, n)]
+    lines += ['checkpoint step {0}: {1}'.format(n, path),
+              'metric fid=12.5 n={0} extractor=test top1=0.25 ok=true '
+              'loss=nan'.format(n)]
+    return ''.join(line + '\n' for line in lines)
+
+
+class Fixtures(unittest.TestCase):
+    def test_bad_files(self):
+        checked = 0
+        for path in sorted(glob.glob(os.path.join(FIXTURES, '*.t2i'))):
+            with open(path, encoding='utf-8') as f:
+                text = f.read()
+            expect = re.search(r'^# expect: (.*)$', text, re.M)
+            if not expect:
+                continue
+            args = re.search(r'^# args: (.*)$', text, re.M)
+            args = shlex.split(args.group(1)) if args else []
+            name = os.path.basename(path)
+            with self.subTest(fixture=name):
+                code, out, err = launch(*args, name)
+                self.assertEqual(err, expect.group(1) + '\n')
+                self.assertEqual(code, 2)
+                self.assertEqual(out, '')
+            checked += 1
+        self.assertGreaterEqual(checked, 10)
+
+    def test_good_file(self):
+        self.assertEqual(launch('good.t2i'), (0, '', ''))
+        self.assertEqual(launch('good.t2i', env={'BUFFERS': '5'}),
+                         (0, '', ''))
+
+    def test_command_line(self):
+        self.assertEqual(launch('--', 'fakesrc num-buffers=2 ! fakesink'),
+                         (0, '', ''))
+        # words are joined, comments and variables work there too
+        self.assertEqual(launch('--set', 'N=2', '--', 'fakesrc',
+                                'num-buffers=${N}', '!', 'fakesink',
+                                '# done'), (0, '', ''))
+        self.assertEqual(
+            launch('--', 'fakesrc ! fakesinkk'),
+            (2, '', "<command-line>:1:11: unknown element 'fakesinkk' "
+             "(did you mean 'fakesink'?)\n"))
+        self.assertEqual(
+            launch('--', 'fakesrc', 'num-buffers=${STEPS}', '!', 'fakesink'),
+            (2, '', "<command-line>:1:21: undefined variable 'STEPS' "
+             "(use --set STEPS=VALUE or ${STEPS:-default})\n"))
+
+
+class Substitution(unittest.TestCase):
+    def checkpoint(self, *args, env=None):
+        out = tmp_path('counted.json')
+        code, _, err = launch('-q', '--json', out, *args, 'counted.t2i',
+                              env=env)
+        self.assertEqual((code, err), (0, ''))
+        ckpt = [m for m in read_json(out) if m['type'] == 't2i-checkpoint']
+        self.assertEqual(len(ckpt), 1)
+        return ckpt[0]['step'], ckpt[0]['path']
+
+    def test_precedence(self):
+        self.assertEqual(self.checkpoint(), (2, 'ckpt.safetensors'))
+        self.assertEqual(self.checkpoint(env={'N': '4'}),
+                         (4, 'ckpt.safetensors'))
+        self.assertEqual(self.checkpoint('--set', 'N=5', '-s', 'OUT=run/x',
+                                          env={'N': '4'}),
+                         (5, 'run/x.safetensors'))
+        # an empty value takes the default
+        self.assertEqual(self.checkpoint(env={'N': ''}),
+                         (2, 'ckpt.safetensors'))
+
+    def test_unused_set(self):
+        code, _, err = launch('--set', 'NN=3', 'counted.t2i')
+        self.assertEqual(code, 0)
+        self.assertTrue(err.startswith(
+            't2i-launch: warning: --set NN is not used by counted.t2i\n'),
+            err)
+
+
+class Messages(unittest.TestCase):
+    def test_plain_lines(self):
+        code, out, err = launch('--set', 'N=3', 'counted.t2i')
+        self.assertEqual((code, out), (0, ''))
+        self.assertEqual(err, plain_lines(3))
+
+    def test_quiet(self):
+        self.assertEqual(launch('-q', 'counted.t2i'), (0, '', ''))
+
+    def test_verbose(self):
+        code, _, err = launch('-v', 'counted.t2i')
+        self.assertEqual(code, 0)
+        self.assertIn('pipeline0: state READY -> PAUSED\n', err)
+        self.assertIn('t2i-launch: setting pipeline to PLAYING\n', err)
+        self.assertIn('checkpoint step 2: ckpt.safetensors\n', err)
+
+    def test_json(self):
+        path = tmp_path('messages.json')
+        code, out, err = launch('--json', path, '--set', 'N=2',
+                                'counted.t2i')
+        self.assertEqual((code, out), (0, ''))
+        self.assertEqual(err, plain_lines(2))
+        messages = read_json(path)
+        self.assertEqual([m['type'] for m in messages],
+                         ['t2i-train', 't2i-progress'] * 2 +
+                         ['t2i-checkpoint', 't2i-metric'])
+        for m in messages:
+            self.assertEqual(m['element'], 'poster')
+            self.assertIsInstance(m['time'], float)
+        train = messages[2]
+        del train['time']
+        self.assertEqual(train, {
+            'type': 't2i-train', 'element': 'poster', 'step': 2,
+            'epoch': 1, 'total-steps': 2, 'items-per-second': 12.5,
+            'loss/G': 0.693147, 'loss/D': 1.386294})
+        metric = messages[-1]
+        self.assertEqual(metric['kind'], 'fid')
+        self.assertEqual(metric['value'], 12.5)
+        self.assertEqual(metric['n'], 2)
+        self.assertEqual(metric['details'], {
+            'type': 'details', 'top1': 0.25, 'ok': True, 'loss': 'NaN',
+            'sizes': [1, 2, 3]})
+
+    def test_json_to_stdout(self):
+        code, out, err = launch('-q', '--json', '-', 'counted.t2i')
+        self.assertEqual((code, err), (0, ''))
+        types = [json.loads(line)['type'] for line in out.splitlines()]
+        self.assertEqual(types[-2:], ['t2i-checkpoint', 't2i-metric'])
+
+    def test_json_unwritable(self):
+        code, _, err = launch('--json', '/nonexistent/x.json', 'good.t2i')
+        self.assertEqual(code, 2)
+        self.assertTrue(err.startswith('t2i-launch: cannot write '), err)
+
+    def test_terminal_progress(self):
+        """On a terminal: one live status line, other lines above it."""
+        master, slave = pty.openpty()
+        # wide enough for the whole status line (it is cut to the width)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                    struct.pack('HHHH', 24, 200, 0, 0))
+        p = subprocess.Popen([T2I_LAUNCH, '--set', 'N=3', 'counted.t2i'],
+                             cwd=FIXTURES, env=ENV, stdout=subprocess.PIPE,
+                             stderr=slave)
+        os.close(slave)
+        data = b''
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        os.close(master)
+        self.assertEqual(p.wait(timeout=60), 0)
+        p.stdout.close()
+        text = data.decode()
+        # train and progress share the status line
+        self.assertIn('\r[100%] step 3/3 epoch 1 loss/G=0.6931 '
+                      'loss/D=1.3863 12.5 items/s | [100%] progress 3/3'
+                      '\x1b[K', text)
+        self.assertIn('\r\x1b[Kcheckpoint step 3: ckpt.safetensors\r\n',
+                      text)
+        self.assertIn('metric fid=12.5 n=3', text)
+        self.assertTrue(text.endswith('\r\n'), repr(text))
+        self.assertNotIn('\nstep ', text)
+
+
+class RuntimeErrors(unittest.TestCase):
+    def test_missing_file(self):
+        self.assertEqual(
+            launch('--', 'filesrc location=/nonexistent ! fakesink'),
+            (1, '', 'filesrc0: Resource not found. '
+             '(No such file "/nonexistent")\n'))
+
+    def test_element_error(self):
+        code, out, err = launch('-q', '--', 'fakesrc num-buffers=5 ! '
+                                'launchtestposter name=poster fail-at=2 ! '
+                                'fakesink')
+        self.assertEqual((code, out), (1, ''))
+        self.assertEqual(err, 'poster: loss is NaN at step 2 (kept the last '
+                         'good checkpoint (out.safetensors))\n')
+
+
+class Interrupt(unittest.TestCase):
+    def start(self, *args):
+        return subprocess.Popen([T2I_LAUNCH, *args], cwd=FIXTURES, env=ENV,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def wait_for_json(self, path):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                return
+            time.sleep(0.05)
+        self.fail('no message in ' + path)
+
+    def test_sigint_sends_eos(self):
+        """Ctrl-C: EOS reaches the elements (they report), exit 0."""
+        path = tmp_path('live.json')
+        p = self.start('--json', path, '--', 'audiotestsrc is-live=true ! '
+                       'launchtestposter name=poster ! fakesink')
+        self.wait_for_json(path)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn('t2i-launch: interrupted: finishing (sending EOS); '
+                      'press Ctrl-C again to abort\n', err)
+        types = [m['type'] for m in read_json(path)]
+        self.assertIn('t2i-train', types)
+        self.assertEqual(types[-2:], ['t2i-checkpoint', 't2i-metric'])
+
+    def test_second_sigint_aborts(self):
+        """A stuck pipeline: the second Ctrl-C gives up with 130."""
+        path = tmp_path('stuck.json')
+        p = self.start('--json', path, '--', 'fakesrc ! launchtestposter ! '
+                       'identity sleep-time=600000000 ! fakesink')
+        # the first buffer has passed the poster: identity holds the
+        # streaming thread, EOS cannot get through
+        self.wait_for_json(path)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn('t2i-launch: aborted\n', err)
+
+
+class Options(unittest.TestCase):
+    def test_version(self):
+        code, out, err = launch('--version')
+        self.assertEqual((code, err), (0, ''))
+        self.assertRegex(out, r'^t2i-launch \d+\.\d+\.\d+\n'
+                         r'GStreamer \d+\.\d+\.\d+.*\n$')
+
+    def test_help(self):
+        code, out, _ = launch('--help')
+        self.assertEqual(code, 0)
+        for option in ('--set', '--json', '--quiet', '--verbose',
+                       '--list-elements', '--version'):
+            self.assertIn(option, out)
+
+    def test_list_elements(self):
+        code, out, err = launch('--list-elements')
+        self.assertEqual((code, err), (0, ''))
+        names = [line.split()[0] for line in out.splitlines()]
+        self.assertEqual(names, sorted(names))
+        for line in out.splitlines():
+            self.assertRegex(line, r'^t2i\S+ +\S')
+
+    def test_usage_errors(self):
+        for args, message in [
+                ((), 'no pipeline file given'),
+                (('a.t2i', 'b.t2i'), 'more than one pipeline file given'),
+                (('good.t2i', '--', 'fakesrc'), 'give either FILE or'),
+                (('--',), "no pipeline after '--'"),
+                (('--set', 'X', 'good.t2i'), '--set expects NAME=VALUE'),
+                (('--set', '1X=2', 'good.t2i'), '--set expects NAME=VALUE'),
+                (('-q', '-v', 'good.t2i'), 'exclude each other'),
+                (('--bogus',), 'Unknown option --bogus'),
+                (('missing.t2i',), 'missing.t2i')]:
+            with self.subTest(args=args):
+                code, out, err = launch(*args)
+                self.assertEqual(code, 2)
+                self.assertIn(message, err)
+
+
+if __name__ == '__main__':
+    setup_environment()
+    try:
+        unittest.main(argv=[sys.argv[0], '-v'])
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)

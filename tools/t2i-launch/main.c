@@ -1,0 +1,449 @@
+/* t2i-launch: runs a t2i pipeline file (gst-launch syntax with comments and
+ * variables) or a pipeline given on the command line.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "t2i-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gst/gst.h>
+
+#include "diagnose.h"
+#include "preprocess.h"
+#include "report.h"
+#include "run.h"
+
+GST_PLUGIN_STATIC_DECLARE (t2i);
+
+#define COMMAND_LINE_NAME "<command-line>"
+
+typedef struct
+{
+  gchar **sets;
+  gchar *json;
+  gboolean quiet;
+  gboolean verbose;
+  gboolean version;
+  gboolean list_elements;
+} Options;
+
+/* ------------------------------------------------------------------ */
+/* GLib log messages are held back while a pipeline is parsed: when the
+ * parse fails, the one located error line is all the user sees.        */
+
+typedef struct
+{
+  GLogLevelFlags level;
+  gchar *domain;
+  gchar *message;
+} HeldLog;
+
+G_LOCK_DEFINE_STATIC (held_logs);
+static GPtrArray *held_logs;    /* NULL when not holding */
+
+static void
+held_log_free (HeldLog * log)
+{
+  g_free (log->domain);
+  g_free (log->message);
+  g_free (log);
+}
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField * fields, gsize n_fields,
+    gpointer user_data)
+{
+  HeldLog *held;
+
+  if (level & G_LOG_LEVEL_ERROR)
+    return g_log_writer_default (level, fields, n_fields, user_data);
+  G_LOCK (held_logs);
+  if (held_logs == NULL) {
+    G_UNLOCK (held_logs);
+    return g_log_writer_default (level, fields, n_fields, user_data);
+  }
+
+  held = g_new0 (HeldLog, 1);
+  held->level = level;
+  for (gsize i = 0; i < n_fields; i++) {
+    const gchar *value = fields[i].value;
+
+    if (fields[i].length >= 0)
+      continue;                 /* binary fields are not ours to show */
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+      held->message = g_strdup (value);
+    else if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+      held->domain = g_strdup (value);
+  }
+  g_ptr_array_add (held_logs, held);
+  G_UNLOCK (held_logs);
+  return G_LOG_WRITER_HANDLED;
+}
+
+static void
+hold_logs (void)
+{
+  G_LOCK (held_logs);
+  held_logs = g_ptr_array_new_with_free_func ((GDestroyNotify) held_log_free);
+  G_UNLOCK (held_logs);
+}
+
+static gboolean
+logs_were_held (void)
+{
+  gboolean any;
+
+  G_LOCK (held_logs);
+  any = held_logs->len > 0;
+  G_UNLOCK (held_logs);
+  return any;
+}
+
+/* Stops holding; shows what was held when @show, else drops it. */
+static void
+release_logs (gboolean show)
+{
+  GPtrArray *logs;
+
+  G_LOCK (held_logs);
+  logs = g_steal_pointer (&held_logs);
+  G_UNLOCK (held_logs);
+
+  for (guint i = 0; show && i < logs->len; i++) {
+    HeldLog *held = g_ptr_array_index (logs, i);
+    GLogField fields[] = {
+      {"MESSAGE", held->message ? held->message : "", -1},
+      {"GLIB_DOMAIN", held->domain, -1},
+    };
+
+    g_log_writer_default (held->level, fields, held->domain ? 2 : 1, NULL);
+  }
+  g_ptr_array_unref (logs);
+}
+
+/* ------------------------------------------------------------------ */
+
+static gint
+compare_factories (gconstpointer a, gconstpointer b)
+{
+  return strcmp (GST_OBJECT_NAME (*(GstObject **) a),
+      GST_OBJECT_NAME (*(GstObject **) b));
+}
+
+static void
+list_elements (void)
+{
+  GList *features = gst_registry_get_feature_list_by_plugin (gst_registry_get
+      (), "t2i");
+  GPtrArray *factories = g_ptr_array_new ();
+  gint width = 0;
+
+  for (GList * l = features; l != NULL; l = l->next) {
+    if (GST_IS_ELEMENT_FACTORY (l->data)) {
+      g_ptr_array_add (factories, l->data);
+      width = MAX (width, (gint) strlen (GST_OBJECT_NAME (l->data)));
+    }
+  }
+  g_ptr_array_sort (factories, compare_factories);
+
+  for (guint i = 0; i < factories->len; i++) {
+    GstElementFactory *f = g_ptr_array_index (factories, i);
+    const gchar *text = gst_element_factory_get_metadata (f,
+        GST_ELEMENT_METADATA_DESCRIPTION);
+    g_autofree gchar *line = NULL;
+
+    if (text == NULL || *text == '\0')
+      text = gst_element_factory_get_metadata (f,
+          GST_ELEMENT_METADATA_LONGNAME);
+    line = g_strdelimit (g_strdup (text ? text : ""), "\r\n", ' ');
+    printf ("%-*s  %s\n", width, GST_OBJECT_NAME (f), line);
+  }
+  g_ptr_array_unref (factories);
+  gst_plugin_feature_list_free (features);
+}
+
+static gboolean
+is_variable_name (const gchar * name)
+{
+  if (!(g_ascii_isalpha (*name) || *name == '_'))
+    return FALSE;
+  for (const gchar * p = name; *p != '\0'; p++) {
+    if (!(g_ascii_isalnum (*p) || *p == '_'))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* NAME=VALUE from --set; the last one for a NAME wins. */
+static GHashTable *
+parse_sets (gchar ** sets, GError ** error)
+{
+  g_autoptr (GHashTable) table = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, g_free);
+
+  for (gchar ** s = sets; s != NULL && *s != NULL; s++) {
+    const gchar *eq = strchr (*s, '=');
+    g_autofree gchar *name = eq ? g_strndup (*s, eq - *s) : NULL;
+
+    if (name == NULL || !is_variable_name (name)) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--set expects NAME=VALUE with NAME made of letters, digits and "
+          "'_', got '%s'", *s);
+      return NULL;
+    }
+    g_hash_table_insert (table, g_steal_pointer (&name), g_strdup (eq + 1));
+  }
+  return g_steal_pointer (&table);
+}
+
+static gint
+usage_error (const gchar * message)
+{
+  g_printerr ("t2i-launch: %s\n", message);
+  g_printerr ("Try 't2i-launch --help' for more information.\n");
+  return T2I_EXIT_USAGE;
+}
+
+static void
+print_located (const gchar * filename, const T2iPreprocessed * pp,
+    gsize offset, const gchar * message)
+{
+  guint line, column;
+
+  t2i_preprocessed_locate (pp, offset, &line, &column);
+  g_printerr ("%s:%u:%u: %s\n", filename, line, column, message);
+}
+
+/* Builds the pipeline; on failure prints the located error line. */
+static GstElement *
+build_pipeline (const gchar * filename, const T2iPreprocessed * pp)
+{
+  GstParseContext *context = gst_parse_context_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (T2iDiagnostic) diagnostic = NULL;
+  GstElement *pipeline;
+
+  hold_logs ();
+  pipeline = gst_parse_launch_full (pp->text, context,
+      GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  if (pipeline == NULL)
+    diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
+  else if (logs_were_held ())
+    diagnostic = t2i_diagnose_values (pp->text);
+  release_logs (diagnostic == NULL);
+  gst_parse_context_free (context);
+
+  if (diagnostic != NULL) {
+    print_located (filename, pp, diagnostic->offset, diagnostic->message);
+    g_clear_object (&pipeline);
+    return NULL;
+  }
+
+  /* a single element or bin: run it inside a pipeline */
+  if (!GST_IS_PIPELINE (pipeline)) {
+    GstElement *wrapper = gst_pipeline_new (NULL);
+
+    gst_bin_add (GST_BIN (wrapper), pipeline);
+    pipeline = wrapper;
+  }
+  return pipeline;
+}
+
+static void
+warn_unused_sets (GHashTable * sets, const T2iPreprocessed * pp,
+    const gchar * filename)
+{
+  GList *names = g_list_sort (g_hash_table_get_keys (sets),
+      (GCompareFunc) strcmp);
+
+  for (GList * l = names; l != NULL; l = l->next) {
+    if (!g_hash_table_contains (pp->used, l->data))
+      g_printerr ("t2i-launch: warning: --set %s is not used by %s\n",
+          (const gchar *) l->data, filename);
+  }
+  g_list_free (names);
+}
+
+/* The text to run and its name for error lines. */
+static gboolean
+read_description (gchar ** args, gchar ** words, gchar ** filename,
+    gchar ** text, gsize * length, gint * exit_code)
+{
+  g_autoptr (GError) error = NULL;
+  guint n_args = g_strv_length (args) - 1;
+
+  if (words != NULL) {
+    if (n_args > 0 || words[0] == NULL) {
+      *exit_code = usage_error (n_args > 0 ? "give either FILE or -- "
+          "PIPELINE, not both" : "no pipeline after '--'");
+      return FALSE;
+    }
+    *filename = g_strdup (COMMAND_LINE_NAME);
+    *text = g_strjoinv (" ", words);
+    *length = strlen (*text);
+    return TRUE;
+  }
+
+  if (n_args != 1) {
+    *exit_code = usage_error (n_args == 0 ? "no pipeline file given" :
+        "more than one pipeline file given (use -- for a pipeline on the "
+        "command line)");
+    return FALSE;
+  }
+  *filename = g_strdup (args[1]);
+  if (!g_file_get_contents (args[1], text, length, &error)) {
+    g_printerr ("t2i-launch: %s\n", error->message);
+    *exit_code = T2I_EXIT_USAGE;
+    return FALSE;
+  }
+  if (memchr (*text, '\0', *length) != NULL) {
+    g_printerr ("t2i-launch: %s: not a text file (contains NUL bytes)\n",
+        args[1]);
+    *exit_code = T2I_EXIT_USAGE;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  Options opt = { 0 };
+  GOptionEntry entries[] = {
+    {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt.sets,
+          "Set variable NAME (wins over the environment); repeatable",
+        "NAME=VALUE"},
+    {"json", 'j', 0, G_OPTION_ARG_FILENAME, &opt.json,
+        "Write every t2i-* element message as one JSON object per line "
+          "to FILE ('-' for standard output)", "FILE"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet,
+        "Print errors only", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
+        "Also print state changes and all element messages", NULL},
+    {"list-elements", 0, 0, G_OPTION_ARG_NONE, &opt.list_elements,
+        "List the elements of the t2i plugin and exit", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version,
+        "Print the version and exit", NULL},
+    {NULL}
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) args = NULL;
+  g_auto (GStrv) words = NULL;
+  g_autoptr (GHashTable) sets = NULL;
+  g_autoptr (T2iPreprocessed) pp = NULL;
+  g_autoptr (T2iReporter) reporter = NULL;
+  g_autofree gchar *filename = NULL;
+  g_autofree gchar *text = NULL;
+  g_auto (GStrv) envp = NULL;
+  GstElement *pipeline;
+  gsize length = 0, error_offset = 0;
+  gint exit_code = T2I_EXIT_OK;
+  gint split;
+
+  g_log_set_writer_func (log_writer, NULL, NULL);
+
+  /* everything after "--" is the pipeline, options or not */
+  for (split = 1; split < argc && strcmp (argv[split], "--") != 0; split++);
+  args = g_new0 (gchar *, split + 1);
+  for (gint i = 0; i < split; i++)
+    args[i] = g_strdup (argv[i]);
+  if (split < argc)
+    words = g_strdupv (argv + split + 1);
+
+  context = g_option_context_new ("FILE.t2i | -- PIPELINE...");
+  g_option_context_set_summary (context,
+      "Runs a t2i pipeline: a file in gst-launch syntax with '#' comments "
+      "and ${NAME} / ${NAME:-default} variables, or a pipeline given after "
+      "'--'.");
+  g_option_context_set_description (context,
+      "Exit status: 0 success, 1 runtime error, 2 usage or pipeline error, "
+      "130 aborted (second Ctrl-C).\n"
+      "The first Ctrl-C sends EOS so that trainers save and metrics "
+      "report.\n");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  if (!g_option_context_parse_strv (context, &args, &error)) {
+    exit_code = usage_error (error->message);
+    goto out;
+  }
+  if (opt.quiet && opt.verbose) {
+    exit_code = usage_error ("--quiet and --verbose exclude each other");
+    goto out;
+  }
+
+  if (opt.version) {
+    g_autofree gchar *gst = gst_version_string ();
+
+    printf ("t2i-launch %s\n%s\n", T2I_VERSION, gst);
+    goto out;
+  }
+
+  if (!gst_init_check (NULL, NULL, &error)) {
+    g_printerr ("t2i-launch: %s\n", error->message);
+    exit_code = T2I_EXIT_RUNTIME_ERROR;
+    goto out;
+  }
+  GST_PLUGIN_STATIC_REGISTER (t2i);
+
+  if (opt.list_elements) {
+    list_elements ();
+    goto out_deinit;
+  }
+
+  sets = parse_sets (opt.sets, &error);
+  if (sets == NULL) {
+    exit_code = usage_error (error->message);
+    goto out_deinit;
+  }
+  if (!read_description (args, words, &filename, &text, &length, &exit_code))
+    goto out_deinit;
+
+  envp = g_get_environ ();
+  pp = t2i_preprocess (text, length, sets, envp, &error_offset, &error);
+  if (pp == NULL) {
+    guint line, column;
+
+    t2i_text_locate (text, length, error_offset, &line, &column);
+    g_printerr ("%s:%u:%u: %s\n", filename, line, column, error->message);
+    exit_code = T2I_EXIT_USAGE;
+    goto out_deinit;
+  }
+  if (!opt.quiet)
+    warn_unused_sets (sets, pp, filename);
+
+  pipeline = build_pipeline (filename, pp);
+  if (pipeline == NULL) {
+    exit_code = T2I_EXIT_USAGE;
+    goto out_deinit;
+  }
+
+  reporter = t2i_reporter_new (stderr, isatty (fileno (stderr)),
+      opt.quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
+      T2I_VERBOSITY_NORMAL);
+  if (opt.json && !t2i_reporter_open_json (reporter, opt.json, &error)) {
+    g_printerr ("t2i-launch: %s\n", error->message);
+    gst_object_unref (pipeline);
+    exit_code = T2I_EXIT_USAGE;
+    goto out_deinit;
+  }
+
+  exit_code = t2i_run_pipeline (pipeline, reporter);
+  if (exit_code == T2I_EXIT_ABORTED) {
+    /* streaming threads may be stuck: leave without joining them */
+    g_clear_pointer (&reporter, t2i_reporter_free);
+    fflush (stdout);
+    _exit (T2I_EXIT_ABORTED);
+  }
+  gst_object_unref (pipeline);
+
+out_deinit:
+  g_clear_pointer (&reporter, t2i_reporter_free);
+  gst_deinit ();
+out:
+  g_strfreev (opt.sets);
+  g_free (opt.json);
+  return exit_code;
+}

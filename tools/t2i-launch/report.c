@@ -1,0 +1,665 @@
+/* Printing for t2i-launch: status line, message lines and the JSON log.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* Redraw the status line at most this often (microseconds). */
+#define REDRAW_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
+
+/* One part of the status line: the last t2i-train or t2i-progress text,
+ * and where the rate for its ETA is measured from. */
+typedef struct
+{
+  gchar *text;
+  gboolean started;
+  gint64 time;
+  gint64 step;
+} Slot;
+
+struct _T2iReporter
+{
+  FILE *out;
+  gboolean interactive;
+  T2iVerbosity verbosity;
+  FILE *json;
+  gint64 start;
+  /* the live status line (interactive only) */
+  gchar *status;
+  gboolean status_shown;
+  gboolean status_dirty;
+  gint64 last_draw;
+  Slot train;
+  Slot progress;
+};
+
+/* ------------------------------------------------------------------ */
+/* Field access and formatting                                         */
+
+static gboolean
+get_double (const GstStructure * s, const gchar * field, gdouble * out)
+{
+  const GValue *v = gst_structure_get_value (s, field);
+  GValue d = G_VALUE_INIT;
+
+  if (v == NULL || !g_value_type_transformable (G_VALUE_TYPE (v),
+          G_TYPE_DOUBLE) || G_VALUE_HOLDS_BOOLEAN (v))
+    return FALSE;
+  g_value_init (&d, G_TYPE_DOUBLE);
+  if (!g_value_transform (v, &d))
+    return FALSE;
+  *out = g_value_get_double (&d);
+  return TRUE;
+}
+
+static gboolean
+get_int (const GstStructure * s, const gchar * field, gint64 * out)
+{
+  gdouble d;
+
+  if (!get_double (s, field, &d) || !isfinite (d))
+    return FALSE;
+  *out = (gint64) d;
+  return TRUE;
+}
+
+static gboolean
+is_integer_type (GType type)
+{
+  return type == G_TYPE_INT || type == G_TYPE_UINT || type == G_TYPE_LONG
+      || type == G_TYPE_ULONG || type == G_TYPE_INT64 || type == G_TYPE_UINT64
+      || type == G_TYPE_CHAR || type == G_TYPE_UCHAR;
+}
+
+/* A field value as text for a line: numbers plain, strings unquoted. */
+static gchar *
+value_to_text (const GValue * v, const gchar * double_format)
+{
+  GType type = G_VALUE_TYPE (v);
+
+  if (type == G_TYPE_STRING)
+    return g_strdup (g_value_get_string (v) ? g_value_get_string (v) : "");
+  if (type == G_TYPE_BOOLEAN)
+    return g_strdup (g_value_get_boolean (v) ? "true" : "false");
+  if (type == G_TYPE_DOUBLE || type == G_TYPE_FLOAT) {
+    GValue d = G_VALUE_INIT;
+    gchar *text;
+
+    g_value_init (&d, G_TYPE_DOUBLE);
+    g_value_transform (v, &d);
+    text = g_strdup_printf (double_format, g_value_get_double (&d));
+    g_value_unset (&d);
+    return text;
+  }
+  if (type == G_TYPE_UINT64)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT, g_value_get_uint64 (v));
+  if (is_integer_type (type)) {
+    GValue i = G_VALUE_INIT;
+    gchar *text;
+
+    g_value_init (&i, G_TYPE_INT64);
+    g_value_transform (v, &i);
+    text = g_strdup_printf ("%" G_GINT64_FORMAT, g_value_get_int64 (&i));
+    g_value_unset (&i);
+    return text;
+  }
+  {
+    gchar *text = gst_value_serialize (v);
+
+    return text != NULL ? text : g_strdup ("?");
+  }
+}
+
+typedef struct
+{
+  GString *line;
+  const gchar *const *skip;
+} AppendFields;
+
+static gboolean
+append_field (GQuark field, const GValue * value, gpointer user_data)
+{
+  AppendFields *a = user_data;
+  const gchar *name = g_quark_to_string (field);
+  g_autofree gchar *text = NULL;
+
+  if (a->skip != NULL && g_strv_contains (a->skip, name))
+    return TRUE;
+  if (G_VALUE_HOLDS (value, GST_TYPE_STRUCTURE)
+      || G_VALUE_HOLDS (value, GST_TYPE_ARRAY)
+      || G_VALUE_HOLDS (value, GST_TYPE_LIST))
+    return TRUE;                /* nested data: in the JSON log only */
+  text = value_to_text (value, g_str_has_prefix (name, "loss/") ? "%.4f" :
+      "%.6g");
+  g_string_append_printf (a->line, " %s=%s", name, text);
+  return TRUE;
+}
+
+/**
+ * t2i_format_train:
+ *
+ * "step 100/1000 epoch 1 loss/G=0.6931 loss/D=1.3863 12.3 items/s": step
+ * with total-steps when known, epoch when given, every other field as
+ * name=value (losses with 4 decimals), then items-per-second.
+ */
+gchar *
+t2i_format_train (const GstStructure * s)
+{
+  static const gchar *const known[] = { "step", "epoch", "total-steps",
+    "items-per-second", NULL
+  };
+  GString *line = g_string_new ("step");
+  AppendFields a = { line, known };
+  gint64 step, total, epoch;
+  gdouble rate;
+
+  if (get_int (s, "step", &step))
+    g_string_append_printf (line, " %" G_GINT64_FORMAT, step);
+  else
+    g_string_append (line, " ?");
+  if (get_int (s, "total-steps", &total) && total > 0)
+    g_string_append_printf (line, "/%" G_GINT64_FORMAT, total);
+  if (get_int (s, "epoch", &epoch))
+    g_string_append_printf (line, " epoch %" G_GINT64_FORMAT, epoch);
+  gst_structure_foreach (s, append_field, &a);
+  if (get_double (s, "items-per-second", &rate))
+    g_string_append_printf (line, " %.1f items/s", rate);
+  return g_string_free (line, FALSE);
+}
+
+/* "progress 5/10" */
+gchar *
+t2i_format_progress (const GstStructure * s)
+{
+  GString *line = g_string_new ("progress");
+  gint64 step, total;
+
+  if (get_int (s, "step", &step))
+    g_string_append_printf (line, " %" G_GINT64_FORMAT, step);
+  if (get_int (s, "total", &total) && total > 0)
+    g_string_append_printf (line, "/%" G_GINT64_FORMAT, total);
+  return g_string_free (line, FALSE);
+}
+
+/* "checkpoint step 500: runs/x.safetensors" */
+gchar *
+t2i_format_checkpoint (const GstStructure * s)
+{
+  const gchar *path = gst_structure_get_string (s, "path");
+  gint64 step;
+
+  if (get_int (s, "step", &step))
+    return g_strdup_printf ("checkpoint step %" G_GINT64_FORMAT ": %s",
+        step, path ? path : "?");
+  return g_strdup_printf ("checkpoint: %s", path ? path : "?");
+}
+
+/* "metric fid=12.3456 n=1000 extractor=inception-v3 key=value..." with the
+ * scalar fields of details appended. */
+gchar *
+t2i_format_metric (const GstStructure * s)
+{
+  static const gchar *const known[] = { "kind", "value", NULL };
+  const gchar *kind = gst_structure_get_string (s, "kind");
+  const GValue *value = gst_structure_get_value (s, "value");
+  const GValue *details = gst_structure_get_value (s, "details");
+  GString *line = g_string_new ("metric ");
+  AppendFields a = { line, known };
+
+  g_string_append (line, kind ? kind : "?");
+  if (value != NULL) {
+    g_autofree gchar *text = value_to_text (value, "%.6g");
+
+    g_string_append_printf (line, "=%s", text);
+  }
+  gst_structure_foreach (s, append_field, &a);
+  if (details != NULL && G_VALUE_HOLDS (details, GST_TYPE_STRUCTURE)) {
+    AppendFields d = { line, NULL };
+
+    gst_structure_foreach (gst_value_get_structure (details), append_field, &d);
+  }
+  return g_string_free (line, FALSE);
+}
+
+/**
+ * t2i_shorten_debug:
+ *
+ * The useful part of an error's debug string: without the
+ * "file.c(123): function (): /GstPipeline:..." header, on one line, at
+ * most 200 characters.
+ *
+ * Returns: (transfer full) (nullable): the text, or %NULL if nothing is
+ *   left
+ */
+gchar *
+t2i_shorten_debug (const gchar * debug)
+{
+  const gchar *nl;
+  GString *s;
+
+  if (debug == NULL)
+    return NULL;
+  nl = strchr (debug, '\n');
+  if (strstr (debug, "(): ") != NULL && (nl == NULL
+          || strstr (debug, "(): ") < nl))
+    debug = nl != NULL ? nl + 1 : "";
+
+  s = g_string_new (NULL);
+  for (const gchar * p = debug; *p != '\0'; p++) {
+    if (g_ascii_isspace (*p)) {
+      if (s->len > 0 && s->str[s->len - 1] != ' ')
+        g_string_append_c (s, ' ');
+    } else {
+      g_string_append_c (s, *p);
+    }
+  }
+  while (s->len > 0 && s->str[s->len - 1] == ' ')
+    g_string_truncate (s, s->len - 1);
+  if (s->len > 200) {
+    gsize end = 197;
+
+    /* do not cut a character in two */
+    while (end > 0 && ((guchar) s->str[end] & 0xc0) == 0x80)
+      end--;
+    g_string_truncate (s, end);
+    g_string_append (s, "...");
+  }
+  if (s->len == 0) {
+    g_string_free (s, TRUE);
+    return NULL;
+  }
+  return g_string_free (s, FALSE);
+}
+
+/* "filesrc0: Resource not found. (No such file "/nonexistent")" */
+gchar *
+t2i_format_error (const gchar * source, const GError * error,
+    const gchar * debug)
+{
+  g_autofree gchar *detail = t2i_shorten_debug (debug);
+
+  if (detail != NULL && g_strcmp0 (detail, error->message) != 0)
+    return g_strdup_printf ("%s: %s (%s)", source, error->message, detail);
+  return g_strdup_printf ("%s: %s", source, error->message);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                */
+
+static JsonNode *
+double_to_json (gdouble d)
+{
+  JsonNode *node = json_node_new (JSON_NODE_VALUE);
+
+  /* JSON has no NaN or infinities: they become strings */
+  if (isnan (d))
+    json_node_set_string (node, "NaN");
+  else if (isinf (d))
+    json_node_set_string (node, d > 0 ? "Infinity" : "-Infinity");
+  else
+    json_node_set_double (node, d);
+  return node;
+}
+
+static gboolean
+add_member (GQuark field, const GValue * value, gpointer user_data)
+{
+  JsonObject *object = user_data;
+  const gchar *name = g_quark_to_string (field);
+
+  if (!json_object_has_member (object, name))
+    json_object_set_member (object, name, t2i_value_to_json (value));
+  return TRUE;
+}
+
+static JsonNode *
+structure_to_json (const GstStructure * s)
+{
+  JsonObject *object = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_object_set_string_member (object, "type", gst_structure_get_name (s));
+  gst_structure_foreach (s, add_member, object);
+  json_node_take_object (node, object);
+  return node;
+}
+
+/**
+ * t2i_value_to_json:
+ *
+ * Booleans, numbers and strings as themselves, nested structures as
+ * objects (their name as "type"), arrays and lists as arrays, enums as
+ * their nick, anything else as its GStreamer serialisation.
+ */
+JsonNode *
+t2i_value_to_json (const GValue * value)
+{
+  GType type = G_VALUE_TYPE (value);
+  JsonNode *node;
+
+  if (type == G_TYPE_BOOLEAN) {
+    node = json_node_new (JSON_NODE_VALUE);
+    json_node_set_boolean (node, g_value_get_boolean (value));
+    return node;
+  }
+  if (type == G_TYPE_DOUBLE)
+    return double_to_json (g_value_get_double (value));
+  if (type == G_TYPE_FLOAT)
+    return double_to_json (g_value_get_float (value));
+  if (type == G_TYPE_UINT64 && g_value_get_uint64 (value) > G_MAXINT64)
+    return double_to_json ((gdouble) g_value_get_uint64 (value));
+  if (is_integer_type (type)) {
+    GValue i = G_VALUE_INIT;
+
+    g_value_init (&i, G_TYPE_INT64);
+    g_value_transform (value, &i);
+    node = json_node_new (JSON_NODE_VALUE);
+    json_node_set_int (node, g_value_get_int64 (&i));
+    return node;
+  }
+  if (type == G_TYPE_STRING) {
+    if (g_value_get_string (value) == NULL)
+      return json_node_new (JSON_NODE_NULL);
+    node = json_node_new (JSON_NODE_VALUE);
+    json_node_set_string (node, g_value_get_string (value));
+    return node;
+  }
+  if (type == GST_TYPE_STRUCTURE) {
+    if (gst_value_get_structure (value) == NULL)
+      return json_node_new (JSON_NODE_NULL);
+    return structure_to_json (gst_value_get_structure (value));
+  }
+  if (type == GST_TYPE_ARRAY || type == GST_TYPE_LIST) {
+    JsonArray *array = json_array_new ();
+    gboolean is_array = type == GST_TYPE_ARRAY;
+    guint n = is_array ? gst_value_array_get_size (value) :
+        gst_value_list_get_size (value);
+
+    for (guint i = 0; i < n; i++)
+      json_array_add_element (array, t2i_value_to_json (is_array ?
+              gst_value_array_get_value (value, i) :
+              gst_value_list_get_value (value, i)));
+    node = json_node_new (JSON_NODE_ARRAY);
+    json_node_take_array (node, array);
+    return node;
+  }
+  if (G_TYPE_IS_ENUM (type)) {
+    GEnumValue *e = g_enum_get_value (g_type_class_peek (type),
+        g_value_get_enum (value));
+
+    node = json_node_new (JSON_NODE_VALUE);
+    if (e != NULL)
+      json_node_set_string (node, e->value_nick);
+    else
+      json_node_set_int (node, g_value_get_enum (value));
+    return node;
+  }
+  {
+    g_autofree gchar *text = gst_value_serialize (value);
+
+    if (text == NULL)
+      return json_node_new (JSON_NODE_NULL);
+    node = json_node_new (JSON_NODE_VALUE);
+    json_node_set_string (node, text);
+    return node;
+  }
+}
+
+/**
+ * t2i_message_to_json:
+ *
+ * {"type": structure name, "element": source, "time": seconds since the
+ * start, then every field}; fields named like those three are left out.
+ */
+JsonNode *
+t2i_message_to_json (const GstStructure * s, const gchar * source, gdouble time)
+{
+  JsonObject *object = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_object_set_string_member (object, "type", gst_structure_get_name (s));
+  json_object_set_string_member (object, "element", source);
+  json_object_set_double_member (object, "time", round (time * 1e3) / 1e3);
+  gst_structure_foreach (s, add_member, object);
+  json_node_take_object (node, object);
+  return node;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reporter                                                            */
+
+T2iReporter *
+t2i_reporter_new (FILE * out, gboolean interactive, T2iVerbosity verbosity)
+{
+  T2iReporter *r = g_new0 (T2iReporter, 1);
+
+  r->out = out;
+  r->interactive = interactive;
+  r->verbosity = verbosity;
+  r->start = g_get_monotonic_time ();
+  return r;
+}
+
+/* Opens the --json log; "-" is standard output. */
+gboolean
+t2i_reporter_open_json (T2iReporter * r, const gchar * path, GError ** error)
+{
+  if (g_strcmp0 (path, "-") == 0) {
+    r->json = stdout;
+    return TRUE;
+  }
+  r->json = fopen (path, "w");
+  if (r->json == NULL) {
+    int saved = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        "cannot write %s: %s", path, g_strerror (saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static guint
+terminal_width (T2iReporter * r)
+{
+  struct winsize ws;
+
+  if (ioctl (fileno (r->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+    return ws.ws_col;
+  return 80;
+}
+
+static void
+draw_status (T2iReporter * r)
+{
+  gsize width = terminal_width (r) - 1;
+  gsize len = strlen (r->status);
+
+  if (len > width) {
+    len = width;
+    while (len > 0 && ((guchar) r->status[len] & 0xc0) == 0x80)
+      len--;
+  }
+  fprintf (r->out, "\r%.*s\033[K", (gint) len, r->status);
+  fflush (r->out);
+  r->status_shown = TRUE;
+  r->status_dirty = FALSE;
+  r->last_draw = g_get_monotonic_time ();
+}
+
+static void
+clear_status (T2iReporter * r)
+{
+  if (r->status_shown) {
+    fputs ("\r\033[K", r->out);
+    r->status_shown = FALSE;
+  }
+}
+
+void
+t2i_reporter_print (T2iReporter * r, T2iVerbosity level,
+    const gchar * format, ...)
+{
+  va_list args;
+
+  if (r->verbosity < level)
+    return;
+  clear_status (r);
+  va_start (args, format);
+  vfprintf (r->out, format, args);
+  va_end (args);
+  fputc ('\n', r->out);
+  if (r->status != NULL)
+    draw_status (r);
+  fflush (r->out);
+}
+
+static gchar *
+format_duration (gdouble seconds)
+{
+  guint64 s = (guint64) (seconds + 0.5);
+
+  if (s >= 3600)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT ":%02u:%02u", s / 3600,
+        (guint) (s / 60 % 60), (guint) (s % 60));
+  return g_strdup_printf ("%u:%02u", (guint) (s / 60), (guint) (s % 60));
+}
+
+/* "[ 12%] <text> ETA 1:13" in the slot; the status line shows the train
+ * slot, then the progress slot. */
+static void
+update_status (T2iReporter * r, Slot * slot, const GstStructure * s,
+    const gchar * total_field, const gchar * text)
+{
+  GString *status = g_string_new (NULL);
+  gint64 now = g_get_monotonic_time ();
+  gint64 step = 0, total = 0;
+  gboolean known = get_int (s, "step", &step) && get_int (s, total_field,
+      &total) && total > 0;
+
+  if (known)
+    g_string_append_printf (status, "[%3d%%] ",
+        (gint) CLAMP (100 * step / total, 0, 100));
+  g_string_append (status, text);
+
+  if (!slot->started || step < slot->step) {
+    slot->started = TRUE;
+    slot->time = now;
+    slot->step = step;
+  } else if (known && step > slot->step && now - slot->time >=
+      G_TIME_SPAN_SECOND && step < total) {
+    gdouble per_step = (now - slot->time) / 1e6 / (step - slot->step);
+    g_autofree gchar *eta = format_duration (per_step * (total - step));
+
+    g_string_append_printf (status, " ETA %s", eta);
+  }
+
+  g_free (slot->text);
+  slot->text = g_string_free (status, FALSE);
+  g_free (r->status);
+  if (r->train.text != NULL && r->progress.text != NULL)
+    r->status = g_strconcat (r->train.text, " | ", r->progress.text, NULL);
+  else
+    r->status = g_strdup (r->train.text ? r->train.text : r->progress.text);
+  r->status_dirty = TRUE;
+  if (now - r->last_draw >= REDRAW_INTERVAL || (known && step >= total))
+    draw_status (r);
+}
+
+static void
+write_json (T2iReporter * r, GstMessage * message)
+{
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree gchar *line = NULL;
+
+  node = t2i_message_to_json (gst_message_get_structure (message),
+      GST_MESSAGE_SRC_NAME (message),
+      (g_get_monotonic_time () - r->start) / 1e6);
+  json_generator_set_root (generator, node);
+  line = json_generator_to_data (generator, NULL);
+  fputs (line, r->json);
+  fputc ('\n', r->json);
+  fflush (r->json);
+}
+
+/* An element message: t2i-* ones are shown and logged, others only shown
+ * with --verbose. */
+void
+t2i_reporter_element_message (T2iReporter * r, GstMessage * message)
+{
+  const GstStructure *s = gst_message_get_structure (message);
+  const gchar *name, *source = GST_MESSAGE_SRC_NAME (message);
+  gboolean is_train, is_progress;
+  g_autofree gchar *text = NULL;
+
+  if (s == NULL)
+    return;
+  name = gst_structure_get_name (s);
+  if (!g_str_has_prefix (name, "t2i-")) {
+    if (r->verbosity >= T2I_VERBOSITY_VERBOSE) {
+      g_autofree gchar *str = gst_structure_to_string (s);
+
+      t2i_reporter_print (r, T2I_VERBOSITY_VERBOSE, "%s: %s",
+          source ? source : "?", str);
+    }
+    return;
+  }
+
+  if (r->json != NULL)
+    write_json (r, message);
+  if (r->verbosity == T2I_VERBOSITY_QUIET)
+    return;
+
+  is_train = g_str_equal (name, "t2i-train");
+  is_progress = g_str_equal (name, "t2i-progress");
+  if (is_train)
+    text = t2i_format_train (s);
+  else if (is_progress)
+    text = t2i_format_progress (s);
+  else if (g_str_equal (name, "t2i-checkpoint"))
+    text = t2i_format_checkpoint (s);
+  else if (g_str_equal (name, "t2i-metric"))
+    text = t2i_format_metric (s);
+  else
+    text = gst_structure_to_string (s);
+
+  if (r->interactive && (is_train || is_progress))
+    update_status (r, is_train ? &r->train : &r->progress, s,
+        is_train ? "total-steps" : "total", text);
+  else
+    t2i_reporter_print (r, T2I_VERBOSITY_NORMAL, "%s", text);
+}
+
+/* Leaves the last status on screen and ends its line. */
+void
+t2i_reporter_finish (T2iReporter * r)
+{
+  if (r->status != NULL && r->status_dirty)
+    draw_status (r);
+  if (r->status_shown)
+    fputc ('\n', r->out);
+  r->status_shown = FALSE;
+  g_clear_pointer (&r->status, g_free);
+  g_clear_pointer (&r->train.text, g_free);
+  g_clear_pointer (&r->progress.text, g_free);
+  r->train.started = r->progress.started = FALSE;
+  fflush (r->out);
+}
+
+void
+t2i_reporter_free (T2iReporter * r)
+{
+  if (r == NULL)
+    return;
+  t2i_reporter_finish (r);
+  if (r->json != NULL && r->json != stdout)
+    fclose (r->json);
+  else if (r->json != NULL)
+    fflush (r->json);
+  g_free (r);
+}

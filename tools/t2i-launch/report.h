@@ -1,0 +1,59 @@
+/* What t2i-launch prints while a pipeline runs: errors, the t2i-* element
+ * messages (live progress on a terminal, plain lines otherwise) and the
+ * --json log.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdio.h>
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  T2I_VERBOSITY_QUIET,          /* errors only */
+  T2I_VERBOSITY_NORMAL,
+  T2I_VERBOSITY_VERBOSE,        /* also state changes, all messages */
+} T2iVerbosity;
+
+typedef struct _T2iReporter T2iReporter;
+
+T2iReporter *t2i_reporter_new (FILE * out, gboolean interactive,
+    T2iVerbosity verbosity);
+
+gboolean t2i_reporter_open_json (T2iReporter * reporter, const gchar * path,
+    GError ** error);
+
+void t2i_reporter_free (T2iReporter * reporter);
+
+void t2i_reporter_print (T2iReporter * reporter, T2iVerbosity level,
+    const gchar * format, ...) G_GNUC_PRINTF (3, 4);
+
+void t2i_reporter_element_message (T2iReporter * reporter,
+    GstMessage * message);
+
+void t2i_reporter_finish (T2iReporter * reporter);
+
+/* Formatting, shared with the tests. */
+gchar *t2i_format_train (const GstStructure * s);
+
+gchar *t2i_format_progress (const GstStructure * s);
+
+gchar *t2i_format_checkpoint (const GstStructure * s);
+
+gchar *t2i_format_metric (const GstStructure * s);
+
+gchar *t2i_format_error (const gchar * source, const GError * error,
+    const gchar * debug);
+
+gchar *t2i_shorten_debug (const gchar * debug);
+
+JsonNode *t2i_value_to_json (const GValue * value);
+
+JsonNode *t2i_message_to_json (const GstStructure * s, const gchar * source,
+    gdouble time);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (T2iReporter, t2i_reporter_free)
+
+G_END_DECLS
