@@ -1,0 +1,1219 @@
+/* t2itrainer: backpropagates the loss entries and steps the optimizers.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/**
+ * SECTION:element-t2itrainer
+ * @title: t2itrainer
+ *
+ * The end of a training chain.  For each record it collects every
+ * `loss/<name>` entry, sums the losses that update the same parameter group
+ * (the group a loss updates is the caps field `loss/<name>.update`, set by
+ * the loss element's update=), backpropagates each sum into that group's
+ * trainable parameters only, and then steps one optimizer per group
+ * (Adam, AdamW or SGD with PyTorch's update rules).  All backward passes
+ * of a record run before any parameter changes.
+ *
+ * Groups are looked up by name in the pipeline's session, where elements
+ * register them; the trainer marks the session as training, so elements
+ * record autograd graphs.  Steps and epochs are set at the source: the
+ * trainer trains on every record it receives, one step per record.
+ *
+ * Checkpoint (@checkpoint): one safetensors file with every registered
+ * group's parameters under their full names (`G.fc.weight`), the optimizer
+ * state (`optim/<group>/<param>/exp_avg`, ...), the EMA shadows
+ * (`ema/<group>.<param>`) and, in `__metadata__`, the format version, the
+ * step, the session seed and RNG state and the optimizer step counters.
+ * It is written every @save-every steps and at EOS (when it trained since
+ * the last save), to a temporary file that is renamed over the old one.
+ * With @resume the trainer restores parameters, optimizer state, EMA, RNG
+ * and step from the file (when it exists) before the first record, and
+ * sources skip the records already trained, so N steps equal N/2 steps +
+ * resume + N/2 steps bit for bit.
+ *
+ * A NaN or infinite loss stops the pipeline with an error naming the loss
+ * entry and the step; the last checkpoint written stays as it is.
+ *
+ * Messages: `t2i-train` (step, epoch, phase, items-per-second, and the mean
+ * of each loss entry since the last report as a double field named after
+ * the entry, e.g. `loss/G`) every @report-every steps, and
+ * `t2i-checkpoint` (path, step) after each save.
+ *
+ * ## Example launch line
+ * |[
+ * t2i-launch -- t2itensorsrc location=in.safetensors repeat=4 ! t2igenerator name=G cond=x noise=y resolution=16 channels=32 w-dim=32 cond-hidden=32 mapping-layers=2 ! t2idiscriminator name=D real="" fake=fake cond=x channels=32 ! t2iloss kind=gan-logistic-g update=G output=G ! t2itrainer lr=0.002 betas=0,0.99 ema=G checkpoint=run.safetensors save-every=2
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstt2itrainer.h"
+
+#include <math.h>
+#include <string.h>
+#include <t2i/t2i.h>
+
+GST_DEBUG_CATEGORY_STATIC (t2i_trainer_debug);
+#define GST_CAT_DEFAULT t2i_trainer_debug
+
+#define CHECKPOINT_FORMAT "t2i-checkpoint"
+#define CHECKPOINT_VERSION "1"
+#define GROUP_SETTINGS_EXAMPLE "G:lr=0.002,betas=0,0.99;D:lr=0.002"
+
+/* hyper-parameters; has_* say which ones a group-settings entry sets */
+typedef struct
+{
+  gboolean has_kind, has_lr, has_betas, has_eps, has_wd, has_momentum;
+  T2iOptimizerKind kind;
+  double lr, beta1, beta2, eps, wd, momentum;
+} Settings;
+
+/* one parameter group the trainer steps */
+typedef struct
+{
+  gchar *name;
+  T2iParamGroup *group;
+  T2iOptimizer *opt;
+  T2iTensor *loss;              /* this record's sum, NULL between records */
+} Slot;
+
+typedef struct
+{
+  double sum;
+  guint n;
+} LossStat;
+
+struct _T2iTrainer
+{
+  GstBaseSink parent;
+
+  /* properties */
+  T2iOptimizerKind optimizer;
+  gdouble lr, eps, weight_decay, momentum, clip_grad_norm, ema_decay;
+  gchar *betas, *group_settings, *ema, *checkpoint;
+  guint save_every, report_every;
+  gboolean resume;
+
+  /* parsed in NULL->READY */
+  double beta1, beta2;
+  GHashTable *overrides;        /* group name -> Settings* */
+
+  T2iSession *session;
+  GHashTable *loss_groups;      /* "loss/x" -> group name, from the caps */
+  GPtrArray *slots;             /* Slot*, sorted by name */
+  T2iEma *ema_state;
+  T2iSafetensors *resume_file;  /* open until the parameters are loaded */
+  gint64 step;                  /* steps done */
+  gint64 saved_step;            /* step of the file on disk, -1 if none */
+  gint64 epoch;
+  gchar phase[8];
+  gboolean failed;
+
+  /* reporting */
+  GHashTable *loss_stats;       /* entry -> LossStat* */
+  GPtrArray *loss_order;        /* entry names in first-seen order */
+  gint64 report_time;
+  gint64 report_items;
+};
+
+enum
+{
+  PROP_0,
+  PROP_OPTIMIZER,
+  PROP_LR,
+  PROP_BETAS,
+  PROP_EPS,
+  PROP_WEIGHT_DECAY,
+  PROP_MOMENTUM,
+  PROP_GROUP_SETTINGS,
+  PROP_CLIP_GRAD_NORM,
+  PROP_EMA,
+  PROP_EMA_DECAY,
+  PROP_CHECKPOINT,
+  PROP_SAVE_EVERY,
+  PROP_RESUME,
+  PROP_REPORT_EVERY,
+};
+
+#define DEFAULT_OPTIMIZER T2I_OPTIMIZER_ADAM
+#define DEFAULT_LR 1e-3
+#define DEFAULT_BETAS "0.9,0.999"
+#define DEFAULT_EPS 1e-8
+#define DEFAULT_WEIGHT_DECAY -1.0
+#define DEFAULT_EMA_DECAY 0.999
+#define DEFAULT_REPORT_EVERY 10
+
+#define EXAMPLE "t2itensorsrc location=in.safetensors repeat=4 ! " \
+    "t2igenerator name=G cond=x noise=y resolution=16 channels=32 " \
+    "w-dim=32 cond-hidden=32 mapping-layers=2 ! t2idiscriminator name=D " \
+    "real=\"\" fake=fake cond=x channels=32 ! t2iloss kind=gan-logistic-g " \
+    "update=G output=G ! t2itrainer lr=0.002 betas=0,0.99 ema=G " \
+    "checkpoint=run.safetensors save-every=2"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (T2I_RECORD_CAPS_NAME));
+
+#define T2I_TYPE_TRAINER_OPTIMIZER (t2i_trainer_optimizer_get_type ())
+static GType
+t2i_trainer_optimizer_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {T2I_OPTIMIZER_SGD, "SGD (momentum= for momentum)", "sgd"},
+    {T2I_OPTIMIZER_ADAM, "Adam (L2 weight decay)", "adam"},
+    {T2I_OPTIMIZER_ADAMW, "AdamW (decoupled weight decay)", "adamw"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("T2iTrainerOptimizer", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+G_DEFINE_TYPE_WITH_CODE (T2iTrainer, t2i_trainer, GST_TYPE_BASE_SINK,
+    GST_DEBUG_CATEGORY_INIT (t2i_trainer_debug, "t2itrainer", 0,
+        "t2i trainer"));
+GST_ELEMENT_REGISTER_DEFINE (t2itrainer, "t2itrainer", GST_RANK_NONE,
+    T2I_TYPE_TRAINER);
+
+/* ---- parsing ---- */
+
+static gboolean
+parse_double (const char *s, double *out)
+{
+  char *end = NULL;
+  s = s ? s : "";
+  while (g_ascii_isspace (*s))
+    s++;
+  if (!*s)
+    return FALSE;
+  double v = g_ascii_strtod (s, &end);
+  while (end && g_ascii_isspace (*end))
+    end++;
+  if (!end || *end || !isfinite (v))
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+/* "b1,b2", both in [0, 1) */
+static gboolean
+parse_betas (const char *s, double *b1, double *b2)
+{
+  g_auto (GStrv) parts = g_strsplit (s ? s : "", ",", -1);
+  return g_strv_length (parts) == 2 && parse_double (parts[0], b1)
+      && parse_double (parts[1], b2) && *b1 >= 0 && *b1 < 1 && *b2 >= 0
+      && *b2 < 1;
+}
+
+static void
+slot_free (gpointer p)
+{
+  Slot *s = p;
+  g_free (s->name);
+  g_clear_pointer (&s->opt, t2i_optimizer_free);
+  g_clear_pointer (&s->group, t2i_param_group_unref);
+  g_clear_pointer (&s->loss, t2i_tensor_unref);
+  g_free (s);
+}
+
+/* one "GROUP:key=value,key=value" entry; the value of betas holds a comma,
+ * so a piece without '=' continues the previous value */
+static gboolean
+parse_group_entry (const char *entry, GHashTable * out, GString * why)
+{
+  const char *colon = strchr (entry, ':');
+  if (!colon) {
+    g_string_printf (why, "entry '%s' has no ':' after the group name", entry);
+    return FALSE;
+  }
+  g_autofree char *group = g_strstrip (g_strndup (entry, colon - entry));
+  if (!*group) {
+    g_string_printf (why, "entry '%s' has an empty group name", entry);
+    return FALSE;
+  }
+  if (g_hash_table_contains (out, group)) {
+    g_string_printf (why, "group '%s' appears twice", group);
+    return FALSE;
+  }
+  g_auto (GStrv) pieces = g_strsplit (colon + 1, ",", -1);
+  g_autoptr (GPtrArray) pairs = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; pieces[i]; i++) {
+    const char *p = g_strstrip (pieces[i]);
+    if (strchr (p, '=')) {
+      g_ptr_array_add (pairs, g_strdup (p));
+    } else if (pairs->len > 0 && *p) {
+      char *prev = pairs->pdata[pairs->len - 1];
+      pairs->pdata[pairs->len - 1] = g_strconcat (prev, ",", p, NULL);
+      g_free (prev);
+    } else {
+      g_string_printf (why, "group '%s': '%s' is not key=value", group, p);
+      return FALSE;
+    }
+  }
+  if (pairs->len == 0) {
+    g_string_printf (why, "group '%s' sets nothing", group);
+    return FALSE;
+  }
+
+  Settings *set = g_new0 (Settings, 1);
+  for (guint i = 0; i < pairs->len; i++) {
+    char *kv = pairs->pdata[i];
+    char *eq = strchr (kv, '=');
+    *eq = 0;
+    const char *key = g_strstrip (kv), *val = g_strstrip (eq + 1);
+    gboolean ok;
+    if (g_str_equal (key, "lr")) {
+      ok = set->has_lr = parse_double (val, &set->lr) && set->lr >= 0;
+    } else if (g_str_equal (key, "betas")) {
+      ok = set->has_betas = parse_betas (val, &set->beta1, &set->beta2);
+    } else if (g_str_equal (key, "eps")) {
+      ok = set->has_eps = parse_double (val, &set->eps) && set->eps >= 0;
+    } else if (g_str_equal (key, "weight-decay")) {
+      ok = set->has_wd = parse_double (val, &set->wd) && set->wd >= 0;
+    } else if (g_str_equal (key, "momentum")) {
+      ok = set->has_momentum = parse_double (val, &set->momentum)
+          && set->momentum >= 0;
+    } else if (g_str_equal (key, "optimizer")) {
+      ok = set->has_kind = t2i_optimizer_kind_from_string (val, &set->kind);
+    } else {
+      g_string_printf (why, "group '%s': unknown key '%s' (use lr, betas, "
+          "eps, weight-decay, momentum or optimizer)", group, key);
+      g_free (set);
+      return FALSE;
+    }
+    if (!ok) {
+      g_string_printf (why, "group '%s': bad value '%s' for %s", group, val,
+          key);
+      g_free (set);
+      return FALSE;
+    }
+  }
+  g_hash_table_insert (out, g_steal_pointer (&group), set);
+  return TRUE;
+}
+
+/* validates the properties; posts one error line and returns FALSE */
+static gboolean
+parse_settings (T2iTrainer * self)
+{
+  if (!parse_betas (self->betas, &self->beta1, &self->beta2)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("betas=\"%s\" is not two numbers in [0, 1) separated by a comma "
+            "(e.g. betas=\"0.5,0.999\")", self->betas ? self->betas : ""),
+        (NULL));
+    return FALSE;
+  }
+  g_clear_pointer (&self->overrides, g_hash_table_unref);
+  self->overrides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  g_auto (GStrv) entries = g_strsplit (self->group_settings ?
+      self->group_settings : "", ";", -1);
+  g_autoptr (GString) why = g_string_new (NULL);
+  for (guint i = 0; entries[i]; i++) {
+    const char *e = g_strstrip (entries[i]);
+    if (*e && !parse_group_entry (e, self->overrides, why)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("group-settings=\"%s\": %s; write it like \"%s\"",
+              self->group_settings, why->str, GROUP_SETTINGS_EXAMPLE), (NULL));
+      return FALSE;
+    }
+  }
+  if (self->resume && (!self->checkpoint || !*self->checkpoint)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("resume=true needs checkpoint=FILE to resume from"), (NULL));
+    return FALSE;
+  }
+  if (self->save_every > 0 && (!self->checkpoint || !*self->checkpoint)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("save-every=%u needs checkpoint=FILE to write to", self->save_every),
+        (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+config_for_group (T2iTrainer * self, const char *group,
+    T2iOptimizerConfig * c)
+{
+  Settings *o = g_hash_table_lookup (self->overrides, group);
+  t2i_optimizer_config_init (c, o && o->has_kind ? o->kind : self->optimizer);
+  c->lr = self->lr;
+  c->beta1 = self->beta1;
+  c->beta2 = self->beta2;
+  c->eps = self->eps;
+  c->momentum = self->momentum;
+  if (self->weight_decay >= 0)
+    c->weight_decay = self->weight_decay;
+  if (!o)
+    return;
+  if (o->has_lr)
+    c->lr = o->lr;
+  if (o->has_betas) {
+    c->beta1 = o->beta1;
+    c->beta2 = o->beta2;
+  }
+  if (o->has_eps)
+    c->eps = o->eps;
+  if (o->has_wd)
+    c->weight_decay = o->wd;
+  if (o->has_momentum)
+    c->momentum = o->momentum;
+}
+
+/* ---- groups ---- */
+
+static char *
+list_groups (T2iTrainer * self)
+{
+  g_auto (GStrv) groups = t2i_session_list_groups (self->session);
+  return groups[0] ? g_strjoinv (", ", groups) : g_strdup ("none");
+}
+
+static Slot *
+find_slot (T2iTrainer * self, const char *name)
+{
+  for (guint i = 0; i < self->slots->len; i++) {
+    Slot *s = self->slots->pdata[i];
+    if (g_str_equal (s->name, name))
+      return s;
+  }
+  return NULL;
+}
+
+static gint
+compare_slots (gconstpointer a, gconstpointer b)
+{
+  const Slot *x = *(Slot * const *) a, *y = *(Slot * const *) b;
+  return strcmp (x->name, y->name);
+}
+
+/* ---- checkpoint ---- */
+
+static void
+put (GHashTable * meta, const char *key, char *value)
+{
+  g_hash_table_insert (meta, g_strdup (key), value);
+}
+
+static gboolean
+save_checkpoint (T2iTrainer * self, GError ** error)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) tensors =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) t2i_tensor_unref);
+  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, g_free);
+  g_auto (GStrv) groups = t2i_session_list_groups (self->session);
+
+  for (guint i = 0; groups[i]; i++) {
+    T2iParamGroup *g = t2i_session_lookup_group (self->session, groups[i]);
+    if (g)
+      t2i_param_group_collect (g, NULL, names, tensors);
+  }
+  for (guint i = 0; i < self->slots->len; i++) {
+    Slot *s = self->slots->pdata[i];
+    t2i_optimizer_state_tensors (s->opt, names, tensors);
+    t2i_optimizer_state_metadata (s->opt, meta);
+  }
+  if (self->ema_state) {
+    T2iParamGroup *shadow = t2i_ema_get_group (self->ema_state);
+    t2i_param_group_collect (shadow, NULL, names, tensors);
+    g_autofree char *key = g_strdup_printf ("%s/updates",
+        t2i_param_group_get_name (shadow));
+    put (meta, key, g_strdup_printf ("%" G_GUINT64_FORMAT,
+            t2i_ema_get_updates (self->ema_state)));
+  }
+
+  T2iRng *rng = t2i_session_get_rng (self->session);
+  guint64 rng_seed, rng_offset;
+  t2i_rng_get_state (rng, &rng_seed, &rng_offset);
+  put (meta, "format", g_strdup (CHECKPOINT_FORMAT));
+  put (meta, "format_version", g_strdup (CHECKPOINT_VERSION));
+  put (meta, "step", g_strdup_printf ("%" G_GINT64_FORMAT, self->step));
+  put (meta, "epoch", g_strdup_printf ("%" G_GINT64_FORMAT, self->epoch));
+  put (meta, "seed", g_strdup_printf ("%" G_GUINT64_FORMAT,
+          t2i_session_get_seed (self->session)));
+  put (meta, "rng/seed", g_strdup_printf ("%" G_GUINT64_FORMAT, rng_seed));
+  put (meta, "rng/offset", g_strdup_printf ("%" G_GUINT64_FORMAT,
+          rng_offset));
+  put (meta, "groups", g_strjoinv (",", groups));
+
+  g_ptr_array_add (names, NULL);
+  return t2i_safetensors_save (self->checkpoint,
+      (const char *const *) names->pdata, (T2iTensor **) tensors->pdata,
+      tensors->len, meta, error);
+}
+
+/* posts the error itself; returns FALSE on failure */
+static gboolean
+do_save (T2iTrainer * self)
+{
+  GError *err = NULL;
+  if (!save_checkpoint (self, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("checkpoint=%s could not be written: %s", self->checkpoint,
+            err->message), (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  self->saved_step = self->step;
+  GST_INFO_OBJECT (self, "saved %s at step %" G_GINT64_FORMAT,
+      self->checkpoint, self->step);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("t2i-checkpoint", "path", G_TYPE_STRING,
+              self->checkpoint, "step", G_TYPE_INT64, self->step, NULL)));
+  return TRUE;
+}
+
+static gboolean
+parse_u64 (const char *s, guint64 * out)
+{
+  return s && g_ascii_string_to_unsigned (s, 10, 0, G_MAXUINT64, out, NULL);
+}
+
+/* In READY->PAUSED: opens the checkpoint to resume from and restores what
+ * the sources need before they start (step, RNG). */
+static gboolean
+open_resume (T2iTrainer * self)
+{
+  GError *err = NULL;
+  guint64 step, seed, rng_seed, rng_offset;
+
+  if (!self->resume || !g_file_test (self->checkpoint, G_FILE_TEST_EXISTS)) {
+    if (self->resume)
+      GST_INFO_OBJECT (self, "%s does not exist yet: starting from scratch",
+          self->checkpoint);
+    return TRUE;
+  }
+  T2iSafetensors *st = t2i_safetensors_load (self->checkpoint, &err);
+  if (!st) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("resume: checkpoint=%s cannot be read: %s", self->checkpoint,
+            err->message), (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  if (g_strcmp0 (t2i_safetensors_get_metadata (st, "format"),
+          CHECKPOINT_FORMAT) != 0
+      || !parse_u64 (t2i_safetensors_get_metadata (st, "step"), &step)
+      || !parse_u64 (t2i_safetensors_get_metadata (st, "seed"), &seed)
+      || !parse_u64 (t2i_safetensors_get_metadata (st, "rng/seed"), &rng_seed)
+      || !parse_u64 (t2i_safetensors_get_metadata (st, "rng/offset"),
+          &rng_offset)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("resume: checkpoint=%s is not a t2itrainer checkpoint (its "
+            "metadata lacks format, step, seed or rng state)",
+            self->checkpoint), (NULL));
+    t2i_safetensors_free (st);
+    return FALSE;
+  }
+  if (g_strcmp0 (t2i_safetensors_get_metadata (st, "format_version"),
+          CHECKPOINT_VERSION) != 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("resume: checkpoint=%s has format version %s, this trainer reads "
+            "version %s", self->checkpoint,
+            t2i_safetensors_get_metadata (st, "format_version"),
+            CHECKPOINT_VERSION), (NULL));
+    t2i_safetensors_free (st);
+    return FALSE;
+  }
+  guint64 epoch = 0;
+  parse_u64 (t2i_safetensors_get_metadata (st, "epoch"), &epoch);
+  self->step = self->saved_step = (gint64) step;
+  self->epoch = (gint64) epoch;
+  t2i_session_set_seed (self->session, seed);
+  t2i_rng_set_state (t2i_session_get_rng (self->session), rng_seed,
+      rng_offset);
+  t2i_session_set_resume_step (self->session, (gint64) step);
+  self->resume_file = st;
+  GST_INFO_OBJECT (self, "resuming from %s at step %" G_GUINT64_FORMAT,
+      self->checkpoint, step);
+  return TRUE;
+}
+
+/* Once every group is known: parameters, optimizer state, EMA. */
+static gboolean
+load_resume (T2iTrainer * self)
+{
+  T2iSafetensors *st = self->resume_file;
+  GError *err = NULL;
+  g_auto (GStrv) groups = t2i_session_list_groups (self->session);
+  gboolean ok = TRUE;
+
+  for (guint i = 0; ok && groups[i]; i++) {
+    T2iParamGroup *g = t2i_session_lookup_group (self->session, groups[i]);
+    ok = !g || t2i_param_group_load (g, st, NULL, TRUE, &err);
+  }
+  for (guint i = 0; ok && i < self->slots->len; i++) {
+    Slot *s = self->slots->pdata[i];
+    g_autofree char *key = g_strdup_printf ("optim/%s/step", s->name);
+    /* a group that was never stepped has no state yet */
+    if (t2i_safetensors_get_metadata (st, key))
+      ok = t2i_optimizer_load_state (s->opt, st, &err);
+  }
+  if (ok && self->ema_state) {
+    T2iParamGroup *shadow = t2i_ema_get_group (self->ema_state);
+    g_autofree char *key = g_strdup_printf ("%s/updates",
+        t2i_param_group_get_name (shadow));
+    guint64 updates;
+    if (parse_u64 (t2i_safetensors_get_metadata (st, key), &updates)) {
+      ok = t2i_param_group_load (shadow, st, NULL, TRUE, &err);
+      if (ok)
+        t2i_ema_set_updates (self->ema_state, updates);
+    } else {
+      /* no average in the file yet: start it from the restored weights */
+      g_autofree char *name = g_strdup (t2i_param_group_get_name (shadow));
+      t2i_ema_free (self->ema_state);
+      self->ema_state = t2i_ema_new (t2i_session_lookup_group (self->session,
+              self->ema), name, self->ema_decay);
+    }
+  }
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("resume: checkpoint=%s does not fit this pipeline: %s",
+            self->checkpoint, err->message), (NULL));
+    g_error_free (err);
+  }
+  g_clear_pointer (&self->resume_file, t2i_safetensors_free);
+  return ok;
+}
+
+/* ---- negotiation ---- */
+
+static gboolean
+t2i_trainer_set_caps (GstBaseSink * sink, GstCaps * caps)
+{
+  T2iTrainer *self = T2I_TRAINER (sink);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  g_autofree char *offers = t2i_caps_describe (s);
+
+  g_hash_table_remove_all (self->loss_groups);
+  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
+    const char *field = gst_structure_nth_field_name (s, (guint) i);
+    const char *group;
+    if (g_str_has_prefix (field, "loss/") && g_str_has_suffix (field,
+            ".update") && (group = gst_structure_get_string (s, field)))
+      g_hash_table_insert (self->loss_groups,
+          g_strndup (field, strlen (field) - strlen (".update")),
+          g_strdup (group));
+  }
+
+  /* every loss entry must name its group */
+  const GValue *entries = gst_structure_get_value (s, "entries");
+  guint n_losses = 0;
+  for (guint i = 0; entries && GST_VALUE_HOLDS_ARRAY (entries)
+      && i < gst_value_array_get_size (entries); i++) {
+    const char *e = g_value_get_string (gst_value_array_get_value (entries,
+            i));
+    if (!e || !g_str_has_prefix (e, "loss/"))
+      continue;
+    n_losses++;
+    if (!g_hash_table_contains (self->loss_groups, e)) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("loss entry '%s' names no parameter group: set update=GROUP on "
+              "the element that adds it", e), (NULL));
+      return FALSE;
+    }
+  }
+  if (n_losses == 0) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("needs at least one loss/* entry but upstream offers %s; add a loss "
+            "element with update=GROUP before t2itrainer", offers), (NULL));
+    return FALSE;
+  }
+
+  /* the groups the losses update */
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, self->loss_groups);
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    const char *group = v;
+    if (find_slot (self, group))
+      continue;
+    T2iParamGroup *g = t2i_session_lookup_group (self->session, group);
+    if (!g) {
+      g_autofree char *all = list_groups (self);
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("loss '%s' updates group '%s' but the pipeline has no parameter "
+              "group of that name (groups: %s); set update= to one of them",
+              (const char *) k, group, all), (NULL));
+      return FALSE;
+    }
+    T2iOptimizerConfig config;
+    config_for_group (self, group, &config);
+    Slot *slot = g_new0 (Slot, 1);
+    slot->name = g_strdup (group);
+    slot->group = t2i_param_group_ref (g);
+    slot->opt = t2i_optimizer_new (g, &config);
+    g_ptr_array_add (self->slots, slot);
+    g_ptr_array_sort (self->slots, compare_slots);
+  }
+
+  /* group-settings must name groups the trainer steps */
+  g_hash_table_iter_init (&it, self->overrides);
+  while (g_hash_table_iter_next (&it, &k, NULL)) {
+    if (!find_slot (self, k)) {
+      g_autoptr (GString) stepped = g_string_new (NULL);
+      for (guint i = 0; i < self->slots->len; i++)
+        g_string_append_printf (stepped, "%s%s", i ? ", " : "",
+            ((Slot *) self->slots->pdata[i])->name);
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("group-settings names group '%s' but no loss updates it (groups "
+              "updated by losses: %s)", (const char *) k, stepped->str),
+          (NULL));
+      return FALSE;
+    }
+  }
+
+  if (self->ema && *self->ema && !self->ema_state) {
+    T2iParamGroup *g = t2i_session_lookup_group (self->session, self->ema);
+    if (!g) {
+      g_autofree char *all = list_groups (self);
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("ema=%s: the pipeline has no parameter group of that name "
+              "(groups: %s)", self->ema, all), (NULL));
+      return FALSE;
+    }
+    g_autofree char *name = g_strconcat ("ema/", self->ema, NULL);
+    self->ema_state = t2i_ema_new (g, name, self->ema_decay);
+  }
+
+  if (self->resume_file && !load_resume (self))
+    return FALSE;
+  return TRUE;
+}
+
+/* ---- training ---- */
+
+static void
+report (T2iTrainer * self)
+{
+  gint64 now = g_get_monotonic_time ();
+  double secs = (double) (now - self->report_time) / G_USEC_PER_SEC;
+  GstStructure *s = gst_structure_new ("t2i-train",
+      "step", G_TYPE_INT64, self->step,
+      "epoch", G_TYPE_INT64, self->epoch,
+      "phase", G_TYPE_STRING, self->phase,
+      "items-per-second", G_TYPE_DOUBLE,
+      secs > 0 ? (double) self->report_items / secs : 0.0, NULL);
+  for (guint i = 0; i < self->loss_order->len; i++) {
+    const char *name = self->loss_order->pdata[i];
+    LossStat *st = g_hash_table_lookup (self->loss_stats, name);
+    if (st->n > 0)
+      gst_structure_set (s, name, G_TYPE_DOUBLE, st->sum / st->n, NULL);
+    st->sum = 0;
+    st->n = 0;
+  }
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+  self->report_time = now;
+  self->report_items = 0;
+}
+
+static void
+note_loss (T2iTrainer * self, const char *name, double value)
+{
+  LossStat *st = g_hash_table_lookup (self->loss_stats, name);
+  if (!st) {
+    st = g_new0 (LossStat, 1);
+    g_hash_table_insert (self->loss_stats, g_strdup (name), st);
+    g_ptr_array_add (self->loss_order, g_strdup (name));
+  }
+  st->sum += value;
+  st->n++;
+}
+
+static void
+fail_non_finite (T2iTrainer * self, const char *what, double value)
+{
+  g_autofree char *kept = self->saved_step >= 0 ?
+      g_strdup_printf ("the last good checkpoint %s (step %" G_GINT64_FORMAT
+      ") is kept", self->checkpoint, self->saved_step) :
+      g_strdup ("no checkpoint was written");
+  GST_ELEMENT_ERROR (self, STREAM, FAILED,
+      ("%s is %s at step %" G_GINT64_FORMAT "; training stopped and %s "
+          "(lower lr or set clip-grad-norm)", what,
+          isnan (value) ? "NaN" : "infinite", self->step + 1, kept), (NULL));
+  self->failed = TRUE;
+}
+
+static gboolean
+train_step (T2iTrainer * self, GstBuffer * rec)
+{
+  /* 1. sum the losses per group */
+  for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
+    const char *name = t2i_record_entry_name (rec, i);
+    T2iTensor *l;
+    if (!g_str_has_prefix (name, "loss/")
+        || !(l = t2i_record_get_tensor (rec, name)))
+      continue;
+    const char *group = g_hash_table_lookup (self->loss_groups, name);
+    Slot *slot = group ? find_slot (self, group) : NULL;
+    if (!slot) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("loss entry '%s' appeared without being announced in the caps; "
+              "set update=GROUP on the element that adds it", name), (NULL));
+      return FALSE;
+    }
+    if (l->numel != 1) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("loss entry '%s' has %" G_GINT64_FORMAT " elements; a loss must "
+              "be one number", name, l->numel), (NULL));
+      return FALSE;
+    }
+    double value = t2i_tensor_item (l);
+    if (!isfinite (value)) {
+      g_autofree char *what = g_strdup_printf ("loss entry '%s'", name);
+      fail_non_finite (self, what, value);
+      return FALSE;
+    }
+    note_loss (self, name, value);
+    if (slot->loss) {
+      T2iTensor *sum = t2i_add (slot->loss, l);
+      t2i_tensor_unref (slot->loss);
+      slot->loss = sum;
+    } else {
+      slot->loss = t2i_tensor_ref (l);
+    }
+  }
+
+  /* 2. every backward pass before any parameter changes */
+  for (guint i = 0; i < self->slots->len; i++) {
+    Slot *slot = self->slots->pdata[i];
+    if (!slot->loss)
+      continue;
+    g_autoptr (GPtrArray) params = g_ptr_array_new ();
+    for (guint p = 0; p < t2i_param_group_n_params (slot->group); p++) {
+      T2iParam *param = t2i_param_group_get (slot->group, p);
+      if (param->trainable)
+        g_ptr_array_add (params, param->value);
+    }
+    if (params->len == 0) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("a loss updates group '%s' but none of its parameters is "
+              "trainable (trainable=false?); update another group",
+              slot->name), (NULL));
+      return FALSE;
+    }
+    g_ptr_array_add (params, NULL);
+    t2i_param_group_zero_grad (slot->group);
+    t2i_backward (slot->loss, (T2iTensor **) params->pdata);
+  }
+
+  /* 3. clip and step */
+  for (guint i = 0; i < self->slots->len; i++) {
+    Slot *slot = self->slots->pdata[i];
+    if (!slot->loss)
+      continue;
+    g_clear_pointer (&slot->loss, t2i_tensor_unref);
+    if (self->clip_grad_norm > 0) {
+      double norm = t2i_param_groups_clip_grad_norm (&slot->group, 1,
+          self->clip_grad_norm);
+      if (!isfinite (norm)) {
+        g_autofree char *what = g_strdup_printf ("the gradient norm of "
+            "group '%s'", slot->name);
+        fail_non_finite (self, what, norm);
+        return FALSE;
+      }
+    }
+    t2i_optimizer_step (slot->opt);
+    t2i_optimizer_zero_grad (slot->opt);
+  }
+  if (self->ema_state)
+    t2i_ema_update (self->ema_state);
+  return TRUE;
+}
+
+static void
+clear_losses (T2iTrainer * self)
+{
+  for (guint i = 0; i < self->slots->len; i++)
+    g_clear_pointer (&((Slot *) self->slots->pdata[i])->loss,
+        t2i_tensor_unref);
+}
+
+static GstFlowReturn
+t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
+{
+  T2iTrainer *self = T2I_TRAINER (sink);
+
+  if (self->failed)
+    return GST_FLOW_ERROR;
+  if (!t2i_record_is_record (rec)) {
+    GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE,
+        ("received a buffer that is not a t2i record"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  if (self->report_time == 0)
+    self->report_time = g_get_monotonic_time ();
+
+  T2iRecordMeta *meta = t2i_record_get_meta (rec);
+  self->epoch = meta->epoch;
+  memcpy (self->phase, meta->phase, sizeof (self->phase));
+  self->phase[sizeof (self->phase) - 1] = 0;
+
+  gboolean prev = t2i_set_grad_enabled (TRUE);
+  gboolean ok = train_step (self, rec);
+  t2i_set_grad_enabled (prev);
+  clear_losses (self);
+  if (!ok) {
+    self->failed = TRUE;
+    return GST_FLOW_ERROR;
+  }
+
+  for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
+    T2iTensor *t = t2i_record_get_tensor (rec,
+        t2i_record_entry_name (rec, i));
+    if (t && t->ndim > 0) {
+      self->report_items += t->shape[0];
+      break;
+    }
+  }
+  self->step++;
+  if (self->report_every > 0 && self->step % self->report_every == 0)
+    report (self);
+  if (self->save_every > 0 && self->step % self->save_every == 0
+      && !do_save (self)) {
+    self->failed = TRUE;
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+static gboolean
+t2i_trainer_event (GstBaseSink * sink, GstEvent * event)
+{
+  T2iTrainer *self = T2I_TRAINER (sink);
+
+  /* the final checkpoint is on disk before EOS reaches the application */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && !self->failed
+      && self->checkpoint && *self->checkpoint && self->step > 0
+      && self->step != self->saved_step)
+    do_save (self);
+  return GST_BASE_SINK_CLASS (t2i_trainer_parent_class)->event (sink, event);
+}
+
+/* ---- state ---- */
+
+static void
+reset (T2iTrainer * self)
+{
+  g_ptr_array_set_size (self->slots, 0);
+  g_hash_table_remove_all (self->loss_groups);
+  g_hash_table_remove_all (self->loss_stats);
+  g_ptr_array_set_size (self->loss_order, 0);
+  g_clear_pointer (&self->ema_state, t2i_ema_free);
+  g_clear_pointer (&self->resume_file, t2i_safetensors_free);
+  self->step = 0;
+  self->saved_step = -1;
+  self->epoch = 0;
+  self->phase[0] = 0;
+  self->failed = FALSE;
+  self->report_time = 0;
+  self->report_items = 0;
+}
+
+static gboolean
+t2i_trainer_start (GstBaseSink * sink)
+{
+  T2iTrainer *self = T2I_TRAINER (sink);
+  reset (self);
+  return open_resume (self);
+}
+
+static gboolean
+t2i_trainer_stop (GstBaseSink * sink)
+{
+  reset (T2I_TRAINER (sink));
+  return TRUE;
+}
+
+static gboolean
+t2i_trainer_query (GstBaseSink * sink, GstQuery * query)
+{
+  T2iTrainer *self = T2I_TRAINER (sink);
+  if (t2i_session_handle_context_query (GST_ELEMENT (self), query,
+          self->session))
+    return TRUE;
+  return GST_BASE_SINK_CLASS (t2i_trainer_parent_class)->query (sink, query);
+}
+
+static void
+t2i_trainer_set_context (GstElement * element, GstContext * context)
+{
+  t2i_session_handle_set_context (element, context,
+      &T2I_TRAINER (element)->session);
+  GST_ELEMENT_CLASS (t2i_trainer_parent_class)->set_context (element,
+      context);
+}
+
+static GstStateChangeReturn
+t2i_trainer_change_state (GstElement * element, GstStateChange transition)
+{
+  T2iTrainer *self = T2I_TRAINER (element);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    if (!parse_settings (self))
+      return GST_STATE_CHANGE_FAILURE;
+    /* sinks change state first: the session is training before any other
+     * element looks at it */
+    T2iSession *s = t2i_session_ensure (element, &self->session);
+    if (!s) {
+      GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE,
+          ("could not create the pipeline's t2i session"), (NULL));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    t2i_session_set_training (s, TRUE);
+  }
+  return GST_ELEMENT_CLASS (t2i_trainer_parent_class)->change_state (element,
+      transition);
+}
+
+/* ---- properties ---- */
+
+static void
+t2i_trainer_set_property (GObject * obj, guint id, const GValue * v,
+    GParamSpec * pspec)
+{
+  T2iTrainer *self = T2I_TRAINER (obj);
+  switch (id) {
+    case PROP_OPTIMIZER:
+      self->optimizer = g_value_get_enum (v);
+      break;
+    case PROP_LR:
+      self->lr = g_value_get_double (v);
+      break;
+    case PROP_BETAS:
+      g_free (self->betas);
+      self->betas = g_value_dup_string (v);
+      break;
+    case PROP_EPS:
+      self->eps = g_value_get_double (v);
+      break;
+    case PROP_WEIGHT_DECAY:
+      self->weight_decay = g_value_get_double (v);
+      break;
+    case PROP_MOMENTUM:
+      self->momentum = g_value_get_double (v);
+      break;
+    case PROP_GROUP_SETTINGS:
+      g_free (self->group_settings);
+      self->group_settings = g_value_dup_string (v);
+      break;
+    case PROP_CLIP_GRAD_NORM:
+      self->clip_grad_norm = g_value_get_double (v);
+      break;
+    case PROP_EMA:
+      g_free (self->ema);
+      self->ema = g_value_dup_string (v);
+      break;
+    case PROP_EMA_DECAY:
+      self->ema_decay = g_value_get_double (v);
+      break;
+    case PROP_CHECKPOINT:
+      g_free (self->checkpoint);
+      self->checkpoint = g_value_dup_string (v);
+      break;
+    case PROP_SAVE_EVERY:
+      self->save_every = g_value_get_uint (v);
+      break;
+    case PROP_RESUME:
+      self->resume = g_value_get_boolean (v);
+      break;
+    case PROP_REPORT_EVERY:
+      self->report_every = g_value_get_uint (v);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+t2i_trainer_get_property (GObject * obj, guint id, GValue * v,
+    GParamSpec * pspec)
+{
+  T2iTrainer *self = T2I_TRAINER (obj);
+  switch (id) {
+    case PROP_OPTIMIZER:
+      g_value_set_enum (v, self->optimizer);
+      break;
+    case PROP_LR:
+      g_value_set_double (v, self->lr);
+      break;
+    case PROP_BETAS:
+      g_value_set_string (v, self->betas);
+      break;
+    case PROP_EPS:
+      g_value_set_double (v, self->eps);
+      break;
+    case PROP_WEIGHT_DECAY:
+      g_value_set_double (v, self->weight_decay);
+      break;
+    case PROP_MOMENTUM:
+      g_value_set_double (v, self->momentum);
+      break;
+    case PROP_GROUP_SETTINGS:
+      g_value_set_string (v, self->group_settings);
+      break;
+    case PROP_CLIP_GRAD_NORM:
+      g_value_set_double (v, self->clip_grad_norm);
+      break;
+    case PROP_EMA:
+      g_value_set_string (v, self->ema);
+      break;
+    case PROP_EMA_DECAY:
+      g_value_set_double (v, self->ema_decay);
+      break;
+    case PROP_CHECKPOINT:
+      g_value_set_string (v, self->checkpoint);
+      break;
+    case PROP_SAVE_EVERY:
+      g_value_set_uint (v, self->save_every);
+      break;
+    case PROP_RESUME:
+      g_value_set_boolean (v, self->resume);
+      break;
+    case PROP_REPORT_EVERY:
+      g_value_set_uint (v, self->report_every);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+t2i_trainer_finalize (GObject * obj)
+{
+  T2iTrainer *self = T2I_TRAINER (obj);
+  reset (self);
+  g_ptr_array_unref (self->slots);
+  g_hash_table_unref (self->loss_groups);
+  g_hash_table_unref (self->loss_stats);
+  g_ptr_array_unref (self->loss_order);
+  g_clear_pointer (&self->overrides, g_hash_table_unref);
+  g_free (self->betas);
+  g_free (self->group_settings);
+  g_free (self->ema);
+  g_free (self->checkpoint);
+  g_clear_object (&self->session);
+  G_OBJECT_CLASS (t2i_trainer_parent_class)->finalize (obj);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | \
+    GST_PARAM_MUTABLE_READY)
+
+static void
+t2i_trainer_class_init (T2iTrainerClass * klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  GstElementClass *ec = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *bc = GST_BASE_SINK_CLASS (klass);
+
+  oc->set_property = t2i_trainer_set_property;
+  oc->get_property = t2i_trainer_get_property;
+  oc->finalize = t2i_trainer_finalize;
+  ec->set_context = t2i_trainer_set_context;
+  ec->change_state = t2i_trainer_change_state;
+  bc->start = t2i_trainer_start;
+  bc->stop = t2i_trainer_stop;
+  bc->set_caps = t2i_trainer_set_caps;
+  bc->render = t2i_trainer_render;
+  bc->event = t2i_trainer_event;
+  bc->query = t2i_trainer_query;
+
+  g_object_class_install_property (oc, PROP_OPTIMIZER,
+      g_param_spec_enum ("optimizer", "Optimizer",
+          "Update rule of every group (per group: group-settings)",
+          T2I_TYPE_TRAINER_OPTIMIZER, DEFAULT_OPTIMIZER, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_LR,
+      g_param_spec_double ("lr", "Learning rate",
+          "Learning rate of every group (per group: group-settings)", 0,
+          G_MAXDOUBLE, DEFAULT_LR, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_BETAS,
+      g_param_spec_string ("betas", "Betas",
+          "Adam/AdamW moment decays as \"beta1,beta2\"", DEFAULT_BETAS,
+          PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_EPS,
+      g_param_spec_double ("eps", "Epsilon",
+          "Adam/AdamW denominator epsilon", 0, G_MAXDOUBLE, DEFAULT_EPS,
+          PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_WEIGHT_DECAY,
+      g_param_spec_double ("weight-decay", "Weight decay",
+          "L2 penalty (sgd, adam) or decoupled decay (adamw); -1 = the "
+          "optimizer's default (0, or 0.01 for adamw)", -1, G_MAXDOUBLE,
+          DEFAULT_WEIGHT_DECAY, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_MOMENTUM,
+      g_param_spec_double ("momentum", "Momentum", "SGD momentum", 0,
+          G_MAXDOUBLE, 0, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_GROUP_SETTINGS,
+      g_param_spec_string ("group-settings", "Group settings",
+          "Per-group overrides \"GROUP:key=value,...;GROUP:...\" with keys "
+          "lr, betas, eps, weight-decay, momentum, optimizer, e.g. \""
+          GROUP_SETTINGS_EXAMPLE "\"", NULL, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_CLIP_GRAD_NORM,
+      g_param_spec_double ("clip-grad-norm", "Clip gradient norm",
+          "Largest L2 norm of each group's gradient (0 = no clipping)", 0,
+          G_MAXDOUBLE, 0, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_EMA,
+      g_param_spec_string ("ema", "EMA group",
+          "Group whose parameters get an exponential moving average, saved "
+          "as ema/<group>.<param>", NULL, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_EMA_DECAY,
+      g_param_spec_double ("ema-decay", "EMA decay",
+          "Weight of the old average in each EMA update", 0, 1,
+          DEFAULT_EMA_DECAY, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_CHECKPOINT,
+      g_param_spec_string ("checkpoint", "Checkpoint",
+          "safetensors file with parameters, optimizer state, EMA, RNG and "
+          "step, written every save-every steps and at EOS", NULL,
+          PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_SAVE_EVERY,
+      g_param_spec_uint ("save-every", "Save every",
+          "Write the checkpoint every N steps (0 = only at EOS)", 0,
+          G_MAXUINT, 0, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_RESUME,
+      g_param_spec_boolean ("resume", "Resume",
+          "Continue from the checkpoint when it exists (parameters, "
+          "optimizer state, EMA, RNG, step)", FALSE, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_REPORT_EVERY,
+      g_param_spec_uint ("report-every", "Report every",
+          "Post a t2i-train message every N steps (0 = never)", 0, G_MAXUINT,
+          DEFAULT_REPORT_EVERY, PARAM_FLAGS));
+
+  gst_element_class_add_static_pad_template (ec, &sink_template);
+  gst_element_class_set_static_metadata (ec, "t2i trainer", "Sink/Trainer",
+      "Backpropagates the loss/* entries into their parameter groups and "
+      "steps the optimizers; writes checkpoints", "t2i authors");
+  gst_element_class_add_static_metadata (ec, "t2i-example", EXAMPLE);
+  gst_type_mark_as_plugin_api (T2I_TYPE_TRAINER_OPTIMIZER, 0);
+}
+
+static void
+t2i_trainer_init (T2iTrainer * self)
+{
+  GstBaseSink *bs = GST_BASE_SINK (self);
+
+  self->optimizer = DEFAULT_OPTIMIZER;
+  self->lr = DEFAULT_LR;
+  self->betas = g_strdup (DEFAULT_BETAS);
+  self->eps = DEFAULT_EPS;
+  self->weight_decay = DEFAULT_WEIGHT_DECAY;
+  self->ema_decay = DEFAULT_EMA_DECAY;
+  self->report_every = DEFAULT_REPORT_EVERY;
+  self->saved_step = -1;
+  self->slots = g_ptr_array_new_with_free_func (slot_free);
+  self->loss_groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  self->loss_stats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  self->loss_order = g_ptr_array_new_with_free_func (g_free);
+  self->overrides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  /* a step is a record, not a point in time; keep no graph alive */
+  gst_base_sink_set_sync (bs, FALSE);
+  gst_base_sink_set_last_sample_enabled (bs, FALSE);
+}

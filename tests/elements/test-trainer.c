@@ -1,0 +1,432 @@
+/* t2itrainer: same parameters as the core API, bit-exact resume, NaN and
+ * configuration errors, messages, and checkpoints that survive SIGKILL.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "test-elements.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define IN 5
+#define HIDDEN 6
+#define OUT 3
+#define BATCH 8
+
+typedef struct
+{
+  char *dir, *data, *init, *ck;
+} Fixture;
+
+static const char *param_names[] = { "toy.fc1.weight", "toy.fc1.bias",
+  "toy.fc2.weight", "toy.fc2.bias", NULL
+};
+
+static T2iTensor *
+randn (T2iRng * rng, gint ndim, const gint64 * shape, double scale)
+{
+  T2iTensor *t = t2i_rng_randn (rng, T2I_F32, ndim, shape);
+  for (gint64 i = 0; i < t->numel; i++)
+    t2i_tensor_f32 (t)[i] *= (float) scale;
+  return t;
+}
+
+static void
+fixture_setup (Fixture * f, gconstpointer data)
+{
+  T2iRng rng;
+  t2i_rng_init (&rng, 42);
+  f->dir = test_tmpdir ();
+  f->data = g_build_filename (f->dir, "data.safetensors", NULL);
+  f->init = g_build_filename (f->dir, "init.safetensors", NULL);
+  f->ck = g_build_filename (f->dir, "ck.safetensors", NULL);
+
+  g_autoptr (T2iTensor) x = randn (&rng, T2I_SHAPE (BATCH, IN), 1.0);
+  g_autoptr (T2iTensor) t = randn (&rng, T2I_SHAPE (BATCH, OUT), 1.0);
+  test_save (f->data, (const char *[]) { "x", "t", NULL },
+      (T2iTensor *[]) { x, t });
+
+  g_autoptr (T2iTensor) w1 = randn (&rng, T2I_SHAPE (HIDDEN, IN), 0.4);
+  g_autoptr (T2iTensor) b1 = randn (&rng, T2I_SHAPE (HIDDEN), 0.1);
+  g_autoptr (T2iTensor) w2 = randn (&rng, T2I_SHAPE (OUT, HIDDEN), 0.4);
+  g_autoptr (T2iTensor) b2 = randn (&rng, T2I_SHAPE (OUT), 0.1);
+  test_save (f->init, param_names, (T2iTensor *[]) { w1, b1, w2, b2 });
+}
+
+static void
+fixture_teardown (Fixture * f, gconstpointer data)
+{
+  test_rmdir (f->dir);
+  g_free (f->dir);
+  g_free (f->data);
+  g_free (f->init);
+  g_free (f->ck);
+}
+
+#define TRAIN_SETTINGS "lr=0.05 group-settings=\"toy:lr=0.02,betas=0.5,0.9\" " \
+  "clip-grad-norm=0.5"
+
+static char *
+train_pipeline (Fixture * f, guint repeat, const char *loss_extra,
+    const char *trainer_extra)
+{
+  return g_strdup_printf ("t2itensorsrc location=%s repeat=%u ! "
+      "t2itesttoy name=toy hidden=%d out-features=%d weights=%s ! "
+      "t2itestmse update=toy output=mse %s ! t2itrainer checkpoint=%s %s",
+      f->data, repeat, HIDDEN, OUT, f->init, loss_extra, f->ck,
+      trainer_extra);
+}
+
+static double
+max_abs_diff (T2iTensor * a, T2iTensor * b)
+{
+  double m = 0;
+  g_assert_true (t2i_tensor_same_shape (a, b));
+  for (gint64 i = 0; i < a->numel; i++)
+    m = MAX (m, fabs (t2i_tensor_get (a, i) - t2i_tensor_get (b, i)));
+  return m;
+}
+
+/* The pipeline reaches the parameters of the same model trained with the
+ * core API (optimizer + t2i_backward in a loop). */
+static void
+test_matches_core_api (Fixture * f, gconstpointer data)
+{
+  const guint steps = 7;
+  g_autofree char *desc = train_pipeline (f, steps, "", TRAIN_SETTINGS);
+  g_autofree char *err = NULL;
+  gboolean ok = test_run_pipeline (desc, &err, NULL, NULL);
+  g_assert_cmpstr (err, ==, NULL);
+  g_assert_true (ok);
+
+  /* the same by hand */
+  g_autoptr (T2iSafetensors) data_st = t2i_safetensors_load (f->data, NULL);
+  g_autoptr (T2iSafetensors) init_st = t2i_safetensors_load (f->init, NULL);
+  g_autoptr (T2iTensor) x = t2i_safetensors_get (data_st, "x");
+  g_autoptr (T2iTensor) t = t2i_safetensors_get (data_st, "t");
+  g_autoptr (T2iParamGroup) group = t2i_param_group_new ("toy");
+  T2iTensor *p[5] = { NULL };
+  for (int i = 0; i < 4; i++) {
+    g_autoptr (T2iTensor) v = t2i_safetensors_get (init_st, param_names[i]);
+    p[i] = t2i_param_group_add (group, param_names[i] + 4, v, TRUE)->value;
+  }
+  T2iOptimizerConfig config;
+  t2i_optimizer_config_init (&config, T2I_OPTIMIZER_ADAM);
+  config.lr = 0.02;
+  config.beta1 = 0.5;
+  config.beta2 = 0.9;
+  g_autoptr (T2iOptimizer) opt = t2i_optimizer_new (group, &config);
+  for (guint s = 0; s < steps; s++) {
+    g_autoptr (T2iTensor) h = t2i_linear (x, p[0], p[1]);
+    g_autoptr (T2iTensor) a = t2i_tanh (h);
+    g_autoptr (T2iTensor) y = t2i_linear (a, p[2], p[3]);
+    g_autoptr (T2iTensor) l = t2i_mse_loss (y, t);
+    t2i_param_group_zero_grad (group);
+    t2i_backward (l, p);
+    t2i_param_groups_clip_grad_norm (&group, 1, 0.5);
+    t2i_optimizer_step (opt);
+    t2i_optimizer_zero_grad (opt);
+  }
+
+  g_autoptr (T2iSafetensors) ck = t2i_safetensors_load (f->ck, NULL);
+  g_assert_nonnull (ck);
+  g_assert_cmpstr (t2i_safetensors_get_metadata (ck, "step"), ==, "7");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (ck, "optim/toy/step"), ==,
+      "7");
+  gboolean exact = TRUE;
+  for (int i = 0; i < 4; i++) {
+    g_autoptr (T2iTensor) got = t2i_safetensors_get (ck, param_names[i]);
+    g_autoptr (T2iTensor) init = t2i_safetensors_get (init_st,
+        param_names[i]);
+    g_assert_nonnull (got);
+    /* it trained */
+    g_assert_cmpfloat (max_abs_diff (got, init), >, 1e-4);
+    double d = max_abs_diff (got, p[i]);
+    g_test_message ("%s: max |pipeline - core| = %g", param_names[i], d);
+    g_assert_cmpfloat (d, <=, 1e-6);
+    exact &= memcmp (got->data, p[i]->data, got->nbytes) == 0;
+  }
+  g_test_message ("bit-identical: %s", exact ? "yes" : "no");
+}
+
+/* N steps == N/2 steps + resume + N/2 steps, byte for byte */
+static void
+test_resume_bit_identical (Fixture * f, gconstpointer data)
+{
+  const char *extra = TRAIN_SETTINGS " ema=toy ema-decay=0.9 save-every=2";
+  g_autofree char *ck_full = g_build_filename (f->dir, "full.safetensors",
+      NULL);
+
+  g_autofree char *full = train_pipeline (f, 6, "", extra);
+  g_assert_true (test_run_pipeline (full, NULL, NULL, NULL));
+  g_assert_cmpint (g_rename (f->ck, ck_full), ==, 0);
+
+  g_autofree char *half = train_pipeline (f, 3, "", extra);
+  g_assert_true (test_run_pipeline (half, NULL, NULL, NULL));
+  g_autoptr (T2iSafetensors) mid = t2i_safetensors_load (f->ck, NULL);
+  g_assert_cmpstr (t2i_safetensors_get_metadata (mid, "step"), ==, "3");
+
+  g_autofree char *extra2 = g_strconcat (extra, " resume=true", NULL);
+  g_autofree char *rest = train_pipeline (f, 6, "", extra2);
+  g_autoptr (GPtrArray) msgs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  g_assert_true (test_run_pipeline (rest, NULL, "t2i-checkpoint", msgs));
+  /* the source skipped the 3 trained records: saves at 4 and 6 only */
+  g_assert_cmpuint (msgs->len, ==, 2);
+  gint64 step;
+  g_assert_true (gst_structure_get_int64 (msgs->pdata[1], "step", &step));
+  g_assert_cmpint (step, ==, 6);
+
+  g_autoptr (GBytes) a = test_read_file (ck_full);
+  g_autoptr (GBytes) b = test_read_file (f->ck);
+  g_assert_true (g_bytes_equal (a, b));
+
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (f->ck, NULL);
+  g_assert_true (t2i_safetensors_has (st, "ema/toy.fc1.weight"));
+  g_assert_true (t2i_safetensors_has (st, "optim/toy/fc1.weight/exp_avg"));
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "format"), ==,
+      "t2i-checkpoint");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "ema/toy/updates"), ==,
+      "6");
+  g_assert_nonnull (t2i_safetensors_get_metadata (st, "rng/offset"));
+
+  /* resuming a finished run trains nothing and keeps the file */
+  g_assert_true (test_run_pipeline (rest, NULL, NULL, NULL));
+  g_autoptr (GBytes) c = test_read_file (f->ck);
+  g_assert_true (g_bytes_equal (a, c));
+}
+
+static void
+test_messages (Fixture * f, gconstpointer data)
+{
+  g_autofree char *desc = train_pipeline (f, 6, "",
+      "report-every=2 save-every=3");
+  g_autoptr (GPtrArray) train =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  g_assert_true (test_run_pipeline (desc, NULL, "t2i-train", train));
+  g_assert_cmpuint (train->len, ==, 3);
+  for (guint i = 0; i < train->len; i++) {
+    const GstStructure *s = train->pdata[i];
+    gint64 step, epoch;
+    double loss, ips;
+    g_assert_true (gst_structure_get_int64 (s, "step", &step));
+    g_assert_cmpint (step, ==, 2 * (i + 1));
+    g_assert_true (gst_structure_get_int64 (s, "epoch", &epoch));
+    g_assert_true (gst_structure_get_double (s, "loss/mse", &loss));
+    g_assert_true (isfinite (loss) && loss > 0);
+    g_assert_true (gst_structure_get_double (s, "items-per-second", &ips));
+    g_assert_nonnull (gst_structure_get_string (s, "phase"));
+  }
+
+  g_autoptr (GPtrArray) cks =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  g_assert_true (test_run_pipeline (desc, NULL, "t2i-checkpoint", cks));
+  g_assert_cmpuint (cks->len, ==, 2);
+  g_assert_cmpstr (gst_structure_get_string (cks->pdata[0], "path"), ==,
+      f->ck);
+}
+
+static void
+test_nan (Fixture * f, gconstpointer data)
+{
+  g_autofree char *desc = train_pipeline (f, 6, "nan-at-step=3",
+      "save-every=1");
+  g_autofree char *err = NULL;
+  g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
+  g_test_message ("error: %s", err);
+  g_assert_nonnull (strstr (err, "'loss/mse'"));
+  g_assert_nonnull (strstr (err, "NaN at step 4"));
+  g_assert_nonnull (strstr (err, "(step 3) is kept"));
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (f->ck, NULL);
+  g_assert_nonnull (st);
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "step"), ==, "3");
+}
+
+static void
+expect_error (const char *desc, const char *const *needles)
+{
+  g_autofree char *err = NULL;
+  g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
+  g_assert_nonnull (err);
+  g_test_message ("error: %s", err);
+  g_assert_null (strchr (err, '\n'));
+  for (guint i = 0; needles[i]; i++)
+    if (!strstr (err, needles[i]))
+      g_error ("error \"%s\" does not mention \"%s\"", err, needles[i]);
+}
+
+static void
+test_errors (Fixture * f, gconstpointer data)
+{
+  struct
+  {
+    const char *loss, *trainer;
+    const char *needles[4];
+  } cases[] = {
+    {"", "group-settings=\"toy:lr=abc\"", {"group-settings", "'abc'", "lr"}},
+    {"", "group-settings=\"toy lr=1\"", {"group-settings", "no ':'"}},
+    {"", "group-settings=\"toy:speed=3\"", {"unknown key 'speed'"}},
+    {"", "group-settings=\"toy:lr=1;toy:eps=1\"", {"'toy' appears twice"}},
+    {"", "group-settings=\"other:lr=1\"", {"group 'other'", "toy"}},
+    {"", "betas=0.9", {"betas=\"0.9\""}},
+    {"", "ema=nosuch", {"ema=nosuch", "toy"}},
+    {"", "resume=true checkpoint=\"\"", {"resume=true", "checkpoint"}},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *d = train_pipeline (f, 2, cases[i].loss,
+        cases[i].trainer);
+    expect_error (d, cases[i].needles);
+  }
+
+  g_autofree char *d1 = g_strdup_printf ("t2itensorsrc location=%s ! "
+      "t2itesttoy name=toy out-features=3 ! t2itestmse update=nosuch output=mse ! "
+      "t2itrainer", f->data);
+  expect_error (d1, (const char *[]) { "'loss/mse'", "'nosuch'",
+        "groups: toy", NULL });
+
+  g_autofree char *d2 = g_strdup_printf ("t2itensorsrc location=%s ! "
+      "t2itesttoy name=toy out-features=3 ! t2itrainer", f->data);
+  expect_error (d2, (const char *[]) { "loss/*", "upstream offers", NULL });
+
+  g_autofree char *d3 = g_strdup_printf ("t2itensorsrc location=%s ! "
+      "t2itesttoy name=toy out-features=3 trainable=false ! t2itestmse update=toy ! "
+      "t2itrainer", f->data);
+  expect_error (d3, (const char *[]) { "'toy'", "trainable", NULL });
+
+  /* a file that is not a checkpoint */
+  g_autofree char *d4 = g_strdup_printf ("t2itensorsrc location=%s ! "
+      "t2itesttoy name=toy out-features=3 ! t2itestmse update=toy ! t2itrainer "
+      "checkpoint=%s resume=true", f->data, f->data);
+  expect_error (d4, (const char *[]) { "resume", "not a t2itrainer "
+        "checkpoint", NULL });
+}
+
+/* ---- a kill during a save never leaves a torn checkpoint ---- */
+
+static int
+save_loop_child (const char *dir)
+{
+  g_autofree char *data = g_build_filename (dir, "big.safetensors", NULL);
+  g_autofree char *ck = g_build_filename (dir, "loop.safetensors", NULL);
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
+      "repeat=0 ! t2itesttoy name=toy hidden=2048 out-features=8 ! "
+      "t2itestmse update=toy ! t2itrainer checkpoint=%s save-every=1 "
+      "report-every=0", data, ck);
+  test_run_pipeline (desc, NULL, NULL, NULL);
+  return 1;
+}
+
+static void
+check_loadable (const char *path, gint64 * step_out)
+{
+  GError *err = NULL;
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (path, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (st);
+  const char *const *names = t2i_safetensors_names (st);
+  for (guint i = 0; names[i]; i++) {
+    g_autoptr (T2iTensor) t = t2i_safetensors_read (st, names[i], &err);
+    g_assert_no_error (err);
+  }
+  g_assert_true (t2i_safetensors_has (st, "toy.fc1.weight"));
+  guint64 step;
+  g_assert_true (g_ascii_string_to_unsigned (t2i_safetensors_get_metadata
+          (st, "step"), 10, 1, G_MAXUINT64, &step, NULL));
+  *step_out = (gint64) step;
+}
+
+static guint
+count_temp_files (const char *dir)
+{
+  guint n = 0;
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  while ((name = g_dir_read_name (d)))
+    n += strstr (name, ".tmp") != NULL;
+  g_dir_close (d);
+  return n;
+}
+
+static void
+test_kill_during_save (Fixture * f, gconstpointer data)
+{
+  T2iRng rng;
+  t2i_rng_init (&rng, 7);
+  g_autofree char *big = g_build_filename (f->dir, "big.safetensors", NULL);
+  g_autofree char *ck = g_build_filename (f->dir, "loop.safetensors", NULL);
+  g_autoptr (T2iTensor) x = randn (&rng, T2I_SHAPE (4, 512), 1.0);
+  g_autoptr (T2iTensor) t = randn (&rng, T2I_SHAPE (4, 8), 1.0);
+  test_save (big, (const char *[]) { "x", "t", NULL },
+      (T2iTensor *[]) { x, t });
+
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_assert_nonnull (self_exe);
+  gint64 max_step = 0;
+  guint torn_saves = 0;
+  for (int round = 0; round < 10; round++) {
+    GPid pid;
+    GError *err = NULL;
+    char *argv[] = { self_exe, (char *) "--save-loop", f->dir, NULL };
+    g_autofree char *shadow = NULL;
+
+    g_unlink (ck);
+    g_assert_true (g_spawn_async (NULL, argv, NULL,
+            G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &err));
+    g_assert_no_error (err);
+    /* wait for the first checkpoint, then kill at a random moment */
+    for (int i = 0; i < 6000 && !g_file_test (ck, G_FILE_TEST_EXISTS); i++)
+      g_usleep (5000);
+    g_assert_true (g_file_test (ck, G_FILE_TEST_EXISTS));
+    g_usleep ((gulong) g_test_rand_int_range (0, 250000));
+    kill (pid, SIGKILL);
+    int status;
+    g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+    g_spawn_close_pid (pid);
+    g_assert_true (WIFSIGNALED (status));
+    /* a temporary left behind: the kill interrupted a save */
+    torn_saves += count_temp_files (f->dir) > 0;
+
+    gint64 step;
+    check_loadable (ck, &step);
+    max_step = MAX (max_step, step);
+    /* clear temporaries a killed writer left behind */
+    GDir *d = g_dir_open (f->dir, 0, NULL);
+    const char *name;
+    while ((name = g_dir_read_name (d)))
+      if (strstr (name, ".tmp")) {
+        g_autofree char *p = g_build_filename (f->dir, name, NULL);
+        g_unlink (p);
+      }
+    g_dir_close (d);
+  }
+  g_test_message ("largest step seen %" G_GINT64_FORMAT ", kills that "
+      "interrupted a save: %u of 10", max_step, torn_saves);
+  g_assert_cmpint (max_step, >=, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  test_elements_register ();
+  if (argc == 3 && strcmp (argv[1], "--save-loop") == 0)
+    return save_loop_child (argv[2]);
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/trainer/matches-core-api", Fixture, NULL, fixture_setup,
+      test_matches_core_api, fixture_teardown);
+  g_test_add ("/trainer/resume-bit-identical", Fixture, NULL, fixture_setup,
+      test_resume_bit_identical, fixture_teardown);
+  g_test_add ("/trainer/messages", Fixture, NULL, fixture_setup,
+      test_messages, fixture_teardown);
+  g_test_add ("/trainer/nan", Fixture, NULL, fixture_setup, test_nan,
+      fixture_teardown);
+  g_test_add ("/trainer/errors", Fixture, NULL, fixture_setup, test_errors,
+      fixture_teardown);
+  g_test_add ("/trainer/kill-during-save", Fixture, NULL, fixture_setup,
+      test_kill_during_save, fixture_teardown);
+  return g_test_run ();
+}
