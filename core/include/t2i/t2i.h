@@ -12,3 +12,4 @@
 #include <t2i/session.h>
 #include <t2i/element.h>
 #include <t2i/nn.h>
+#include <t2i/metrics.h>
