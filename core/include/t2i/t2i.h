@@ -13,3 +13,7 @@
 #include <t2i/element.h>
 #include <t2i/nn.h>
 #include <t2i/metrics.h>
+#include <t2i/models.h>
+#include <t2i/clip.h>
+#include <t2i/vgg.h>
+#include <t2i/inception.h>
