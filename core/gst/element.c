@@ -14,6 +14,8 @@ typedef struct
   gboolean trainable;
   gchar *weights;
   T2iParamGroup *params;
+  GPtrArray *own;               /* T2iParam* this element added (borrowed) */
+  gboolean shared;              /* params is another element's group */
   gboolean built;
   gboolean registered;
   T2iSession *session;
@@ -67,8 +69,59 @@ T2iParam *
 t2i_transform_add_param (T2iTransform * self, const char *local_name,
     T2iTensor * value)
 {
-  return t2i_param_group_add (t2i_transform_get_params (self), local_name,
-      value, PRIV (self)->trainable);
+  T2iTransformPrivate *p = PRIV (self);
+  T2iParam *param = t2i_param_group_add (t2i_transform_get_params (self),
+      local_name, value, p->trainable);
+  if (param && p->own)
+    g_ptr_array_add (p->own, param);
+  /* a group that gets its first parameter after build() (created lazily
+   * at the first record) is registered then */
+  if (param && p->built && !p->shared && !p->registered && p->session) {
+    t2i_session_register_group (p->session,
+        t2i_transform_get_group_name (self), p->params, GST_ELEMENT (self));
+    p->registered = TRUE;
+  }
+  return param;
+}
+
+/* this element's own parameters: all of a group it does not share */
+static void
+set_own_trainable (T2iTransformPrivate * p, gboolean trainable)
+{
+  if (!p->params)
+    return;
+  if (!p->shared) {
+    t2i_param_group_set_trainable (p->params, trainable);
+    return;
+  }
+  for (guint i = 0; p->own && i < p->own->len; i++)
+    t2i_param_group_set_param_trainable (g_ptr_array_index (p->own, i),
+        trainable);
+}
+
+/* weights= into the parameters of a shared group this element added: the
+ * file holds the other elements' parameters under the same prefix too */
+static gboolean
+load_own (T2iTransformPrivate * p, T2iSafetensors * st, const char *group,
+    GError ** error)
+{
+  g_autoptr (T2iParamGroup) view = t2i_param_group_new (group);
+  g_autoptr (GString) missing = g_string_new (NULL);
+
+  for (guint i = 0; i < p->own->len; i++) {
+    T2iParam *param = g_ptr_array_index (p->own, i);
+    t2i_param_group_add (view, param->local_name, param->value,
+        param->trainable);
+    if (!t2i_safetensors_has (st, param->name))
+      g_string_append_printf (missing, "%s%s", missing->len ? ", " : "",
+          param->name);
+  }
+  if (missing->len) {
+    g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISSING,
+        "%s: missing: %s", t2i_safetensors_get_path (st), missing->str);
+    return FALSE;
+  }
+  return t2i_param_group_load (view, st, NULL, FALSE, error);
 }
 
 T2iSession *
@@ -147,21 +200,51 @@ build (T2iTransform * self, const GstStructure * in, GError ** error)
   p->init_rng.seed = t2i_session_get_seed (session) ^ g_str_hash (group)
       ^ 0x5DEECE66DULL;
   p->init_rng.offset = 0;
+
+  /* a group another element of the session already registered is shared */
+  T2iParamGroup *existing = t2i_session_lookup_group (session, group);
+  if (existing && existing != p->params) {
+    if (p->params && t2i_param_group_n_params (p->params) > 0) {
+      g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
+          "group=%s is already used by another element", group);
+      return FALSE;
+    }
+    g_clear_pointer (&p->params, t2i_param_group_unref);
+    p->params = t2i_param_group_ref (existing);
+    p->shared = TRUE;
+  }
   t2i_transform_get_params (self);
+  guint first = t2i_param_group_n_params (p->params);
+  if (!p->own)
+    p->own = g_ptr_array_new ();
+  g_ptr_array_set_size (p->own, 0);
   if (klass->build && !klass->build (self, in, error))
     return FALSE;
+  /* parameters added to the group directly (models built into it) */
+  for (guint i = first; i < t2i_param_group_n_params (p->params); i++) {
+    T2iParam *param = t2i_param_group_get (p->params, i);
+    if (!g_ptr_array_find (p->own, param, NULL))
+      g_ptr_array_add (p->own, param);
+  }
   if (!p->trainable)
-    t2i_param_group_set_trainable (p->params, FALSE);
+    set_own_trainable (p, FALSE);
   if (p->weights) {
     g_autoptr (T2iSafetensors) st = t2i_safetensors_load (p->weights, error);
+    gboolean ok;
     if (!st)
       return FALSE;
-    if (!t2i_param_group_load (p->params, st, NULL, TRUE, error)) {
+    if (klass->load_weights)
+      ok = klass->load_weights (self, st, error);
+    else if (p->shared)
+      ok = load_own (p, st, group, error);
+    else
+      ok = t2i_param_group_load (p->params, st, NULL, TRUE, error);
+    if (!ok) {
       g_prefix_error (error, "weights=%s: ", p->weights);
       return FALSE;
     }
   }
-  if (t2i_param_group_n_params (p->params) > 0) {
+  if (!p->shared && t2i_param_group_n_params (p->params) > 0) {
     t2i_session_register_group (session, group, p->params, GST_ELEMENT (self));
     p->registered = TRUE;
   }
@@ -261,8 +344,7 @@ t2i_transform_set_property (GObject * obj, guint id, const GValue * v,
       break;
     case PROP_TRAINABLE:
       p->trainable = g_value_get_boolean (v);
-      if (p->params)
-        t2i_param_group_set_trainable (p->params, p->trainable);
+      set_own_trainable (p, p->trainable);
       break;
     case PROP_WEIGHTS:
       g_free (p->weights);
@@ -302,6 +384,7 @@ t2i_transform_finalize (GObject * obj)
   g_free (p->weights);
   g_free (p->last_error);
   g_clear_pointer (&p->params, t2i_param_group_unref);
+  g_clear_pointer (&p->own, g_ptr_array_unref);
   g_clear_object (&p->session);
   G_OBJECT_CLASS (t2i_transform_parent_class)->finalize (obj);
 }

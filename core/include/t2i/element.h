@@ -7,6 +7,13 @@
  * "<group>."), registers the group in the pipeline's session, and runs its
  * process() with autograd on only when the pipeline trains.
  *
+ * Shared groups: elements given the same `group=` share one parameter
+ * group (the first to build creates and registers it, the others add
+ * their parameters to it, under local names that must not collide), so
+ * one loss with update=GROUP trains them all, and a checkpoint holds them
+ * under one prefix.  trainable= and weights= apply to each element's own
+ * parameters only.
+ *
  * T2iLoss: a T2iTransform that computes one scalar and adds it as
  * `loss/<output>`; `update=GROUP` names the parameter group the trainer
  * steps with it, carried in the caps field `loss/<output>.update`.
@@ -30,6 +37,7 @@
 #include <t2i/params.h>
 #include <t2i/record.h>
 #include <t2i/rng.h>
+#include <t2i/safetensors.h>
 #include <t2i/session.h>
 
 G_BEGIN_DECLS
@@ -48,8 +56,13 @@ struct _T2iTransformClass
       GError ** error);
   gboolean (*process) (T2iTransform * self, GstBuffer * record,
       GError ** error);
+  /* optional: loads weights=FILE into the parameters build() created
+   * (after build(), before the group is registered) instead of the
+   * default, which reads "<group>.<local name>" for each of them */
+  gboolean (*load_weights) (T2iTransform * self, T2iSafetensors * st,
+      GError ** error);
 
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 /* the element's parameter group (created at the first caps) */
