@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""PyTorch side of bench/run: the same cases as bench-t2i, same output
+format ("case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP").  Runs with Debian's
+python3-torch.  The GAN is gan_bench.py of
+../shared/reference/cpu-performance.md (same layers, same step).
+
+    torch_bench.py [--threads N] [--samples K] [NAME...]
+"""
+import argparse
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+NZ, NC_IN, NC_PROJ, B = 100, 512, 128, 64
+
+
+class G(nn.Module):
+    def __init__(self, res):
+        super().__init__()
+        ch = [512, 256, 128, 64] if res == 64 else [512, 256, 128]
+        self.proj = nn.Sequential(nn.Linear(NC_IN, NC_PROJ), nn.LeakyReLU(0.2, True))
+        layers = [nn.ConvTranspose2d(NZ + NC_PROJ, ch[0], 4, 1, 0, bias=False),
+                  nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
+        for a, b in zip(ch[:-1], ch[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(b), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(ch[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z, c):
+        return self.net(torch.cat([z, self.proj(c)], 1)[:, :, None, None])
+
+
+class D(nn.Module):
+    def __init__(self, res):
+        super().__init__()
+        ch = [64, 128, 256, 512] if res == 64 else [128, 256, 512]
+        layers = [nn.Conv2d(3, ch[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for a, b in zip(ch[:-1], ch[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b),
+                       nn.LeakyReLU(0.2, True)]
+        self.net = nn.Sequential(*layers)
+        self.proj = nn.Sequential(nn.Linear(NC_IN, NC_PROJ), nn.LeakyReLU(0.2, True))
+        self.out = nn.Conv2d(512 + NC_PROJ, 1, 4, 1, 0)
+
+    def forward(self, x, c):
+        p = self.proj(c)[:, :, None, None].expand(-1, -1, 4, 4)
+        return self.out(torch.cat([self.net(x), p], 1)).view(-1)
+
+
+def flops_g(res):
+    f = 2 * NC_IN * NC_PROJ + 2 * (NZ + NC_PROJ) * 512 * 16
+    ch = [512, 256, 128, 64, 3] if res == 64 else [512, 256, 128, 3]
+    hw = 4
+    for a, b in zip(ch[:-1], ch[1:]):
+        f += 2 * a * hw * hw * b * 16
+        hw *= 2
+    return f
+
+
+def flops_d(res):
+    ch = [3, 64, 128, 256, 512] if res == 64 else [3, 128, 256, 512]
+    f = 2 * NC_IN * NC_PROJ + 2 * (512 + NC_PROJ) * 16
+    hw = res // 2
+    for a, b in zip(ch[:-1], ch[1:]):
+        f += 2 * b * hw * hw * a * 16
+        hw //= 2
+    return f
+
+
+def bench(name, fn, gflop, samples):
+    fn()
+    fn()
+    t = time.perf_counter()
+    fn()
+    one = time.perf_counter() - t
+    k = max(1, int(0.3 / max(one, 1e-6)))
+    res = []
+    for _ in range(samples):
+        t = time.perf_counter()
+        for _ in range(k):
+            fn()
+        res.append((time.perf_counter() - t) / k)
+    res.sort()
+    print("case %s %.3f %.3f %.3f %.4f" % (name, res[len(res) // 2] * 1e3,
+                                           res[0] * 1e3, res[-1] * 1e3, gflop))
+    sys.stdout.flush()
+
+
+def op_case(name, fn, x, w, gflop, samples):
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+
+    def run():
+        y = fn(x, w)
+        torch.autograd.grad(y, (x, w), torch.full_like(y, 0.01))
+    bench(name, run, gflop, samples)
+
+
+def gan_cases(res, step, samples):
+    torch.manual_seed(1)
+    g, d = G(res), D(res)
+    real = torch.randn(B, 3, res, res)
+    c = torch.randn(B, NC_IN)
+    if not step:
+        g.eval()
+
+        def infer():
+            with torch.no_grad():
+                g(torch.randn(B, NZ), c)
+        bench("gan%d-g-inference" % res, infer, B * flops_g(res) * 1e-9, samples)
+        return
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(B), torch.zeros(B)
+
+    def train_step():
+        fake = g(torch.randn(B, NZ), c)
+        opt_d.zero_grad(set_to_none=True)
+        (bce(d(real, c), ones) + bce(d(fake.detach(), c), zeros)).backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        bce(d(fake, c), ones).backward()
+        opt_g.step()
+    bench("gan%d-train-step" % res, train_step,
+          B * (3 * flops_g(res) + 9 * flops_d(res)) * 1e-9, samples)
+
+
+def encoder(width, layers, heads):
+    layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0,
+                                       activation="gelu", batch_first=True,
+                                       norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+class TextEncoder(nn.Module):
+    """tf_bench.py of cpu-performance.md: CLIP ViT-B/32's text tower."""
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(49408, 512)
+        self.pos = nn.Parameter(torch.randn(77, 512) * 0.01)
+        self.enc = encoder(512, 12, 8)
+        self.ln = nn.LayerNorm(512)
+        self.proj = nn.Linear(512, 512, bias=False)
+        self.register_buffer("mask", torch.full((77, 77), float("-inf")).triu(1))
+
+    def forward(self, ids):
+        x = self.ln(self.enc(self.tok(ids) + self.pos, mask=self.mask))
+        return self.proj(x[torch.arange(ids.shape[0]), ids.argmax(-1)])
+
+
+class ViT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 768, 32, 32, bias=False)
+        self.cls = nn.Parameter(torch.randn(1, 1, 768))
+        self.pos = nn.Parameter(torch.randn(50, 768) * 0.01)
+        self.ln_pre = nn.LayerNorm(768)
+        self.enc = encoder(768, 12, 12)
+        self.ln = nn.LayerNorm(768)
+        self.proj = nn.Linear(768, 512, bias=False)
+
+    def forward(self, x):
+        x = self.conv(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        return self.proj(self.ln(self.enc(self.ln_pre(x))[:, 0]))
+
+
+def tf_flops(n, d, layers):
+    return layers * (24 * n * d * d + 4 * n * n * d)
+
+
+def clip_cases(text, samples):
+    b = 16
+    if text:
+        m = TextEncoder().eval()
+        ids = torch.randint(1, 49406, (b, 77))
+        ids[:, -1] = 49407
+        arg, gflop = ids, b * (tf_flops(77, 512, 12) + 2 * 512 * 512) * 1e-9
+        name = "clip-text-b16"
+    else:
+        m = ViT().eval()
+        arg = torch.randn(b, 3, 224, 224)
+        gflop = b * (tf_flops(50, 768, 12) + 2 * 49 * 768 * 3 * 32 * 32
+                     + 2 * 768 * 512) * 1e-9
+        name = "clip-vit-b32-b16"
+
+    def run():
+        with torch.no_grad():
+            m(arg)
+    bench(name, run, gflop, samples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument("names", nargs="*")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+
+    def wanted(n):
+        return not a.names or any(n.startswith(x) for x in a.names)
+
+    s = a.samples
+    if wanted("matmul-1024"):
+        op_case("matmul-1024", torch.matmul, torch.randn(1024, 1024),
+                torch.randn(1024, 1024), 3 * 2 * 1024 ** 3 * 1e-9, s)
+    if wanted("conv-64x128-32"):
+        op_case("conv-64x128-32",
+                lambda x, w: torch.nn.functional.conv2d(x, w, None, 2, 1),
+                torch.randn(64, 64, 32, 32), torch.randn(128, 64, 4, 4),
+                3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9, s)
+    if wanted("deconv-512x256-4"):
+        op_case("deconv-512x256-4",
+                lambda x, w: torch.nn.functional.conv_transpose2d(x, w, None, 2, 1),
+                torch.randn(64, 512, 4, 4), torch.randn(512, 256, 4, 4),
+                3 * 2.0 * 64 * 512 * 4 * 4 * 256 * 16 * 1e-9, s)
+    if wanted("gan64-g-inference"):
+        gan_cases(64, False, s)
+    if wanted("gan64-train-step"):
+        gan_cases(64, True, s)
+    if wanted("clip-text-b16"):
+        clip_cases(True, s)
+    if wanted("clip-vit-b32-b16"):
+        clip_cases(False, s)
+
+
+if __name__ == "__main__":
+    main()
