@@ -2,6 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/element.h"
+
+#include <string.h>
 #include "t2i/ops.h"
 #include "t2i/safetensors.h"
 
@@ -13,6 +15,7 @@ typedef struct
   gchar *group_name;            /* property; NULL = element name */
   gboolean trainable;
   gchar *weights;
+  gchar **drop;                 /* entries removed after process() */
   T2iParamGroup *params;
   GPtrArray *own;               /* T2iParam* this element added (borrowed) */
   gboolean shared;              /* params is another element's group */
@@ -29,6 +32,7 @@ enum
   PROP_GROUP,
   PROP_TRAINABLE,
   PROP_WEIGHTS,
+  PROP_DROP,
 };
 
 G_DEFINE_ABSTRACT_TYPE_WITH_CODE (T2iTransform, t2i_transform,
@@ -149,6 +153,46 @@ post_error (T2iTransform * self, GError * err)
   GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", err->message), (NULL));
 }
 
+/* a trailing star matches a prefix, so attr/ followed by a star drops
+ * every attr/ entry */
+static gboolean
+drop_matches (gchar ** drop, const char *name)
+{
+  for (gchar ** d = drop; d && *d; d++) {
+    gsize l = strlen (*d);
+    if (l && (*d)[l - 1] == '*' ? strncmp (*d, name, l - 1) == 0
+        : strcmp (*d, name) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+drop_from_caps (gchar ** drop, GstStructure * s)
+{
+  const GValue *list = gst_structure_get_value (s, "entries");
+  if (!drop || !list || !GST_VALUE_HOLDS_ARRAY (list))
+    return;
+  g_auto (GStrv) names = g_new0 (gchar *, gst_value_array_get_size (list) + 1);
+  for (guint i = 0; i < gst_value_array_get_size (list); i++)
+    names[i] = g_value_dup_string (gst_value_array_get_value (list, i));
+  for (gchar ** n = names; *n; n++)
+    if (drop_matches (drop, *n))
+      t2i_caps_remove_entry (s, *n);
+}
+
+static void
+drop_from_record (gchar ** drop, GstBuffer * record)
+{
+  for (guint i = t2i_record_n_entries (record); drop && i > 0; i--) {
+    const char *name = t2i_record_entry_name (record, i - 1);
+    if (drop_matches (drop, name)) {
+      g_autofree char *copy = g_strdup (name);
+      t2i_record_remove (record, copy);
+    }
+  }
+}
+
 static GstCaps *
 t2i_transform_transform_caps (GstBaseTransform * trans,
     GstPadDirection direction, GstCaps * caps, GstCaps * filter)
@@ -177,6 +221,7 @@ t2i_transform_transform_caps (GstBaseTransform * trans,
         gst_structure_free (out);
         continue;
       }
+      drop_from_caps (p->drop, out);
       gst_caps_append_structure (res, out);
     }
   }
@@ -285,6 +330,8 @@ t2i_transform_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   gboolean prev = t2i_set_grad_enabled (t2i_transform_is_training (self));
   gboolean ok = klass->process ? klass->process (self, buf, &err) : TRUE;
   t2i_set_grad_enabled (prev);
+  if (ok)
+    drop_from_record (PRIV (self)->drop, buf);
   if (!ok) {
     post_error (self, err);
     g_error_free (err);
@@ -350,6 +397,12 @@ t2i_transform_set_property (GObject * obj, guint id, const GValue * v,
       g_free (p->weights);
       p->weights = g_value_dup_string (v);
       break;
+    case PROP_DROP:{
+      const char *d = g_value_get_string (v);
+      g_strfreev (p->drop);
+      p->drop = d && *d ? g_strsplit_set (d, ", ", -1) : NULL;
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -371,6 +424,11 @@ t2i_transform_get_property (GObject * obj, guint id, GValue * v,
     case PROP_WEIGHTS:
       g_value_set_string (v, p->weights);
       break;
+    case PROP_DROP:{
+      g_autofree char *d = p->drop ? g_strjoinv (",", p->drop) : NULL;
+      g_value_set_string (v, d);
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -382,6 +440,7 @@ t2i_transform_finalize (GObject * obj)
   T2iTransformPrivate *p = PRIV (T2I_TRANSFORM (obj));
   g_free (p->group_name);
   g_free (p->weights);
+  g_strfreev (p->drop);
   g_free (p->last_error);
   g_clear_pointer (&p->params, t2i_param_group_unref);
   g_clear_pointer (&p->own, g_ptr_array_unref);
@@ -422,6 +481,14 @@ t2i_transform_class_init (T2iTransformClass * klass)
       g_param_spec_string ("weights", "Weights",
           "safetensors file to load the parameters from (names "
           "<group>.<path>); unset = initialise from the session seed", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (oc, PROP_DROP,
+      g_param_spec_string ("drop", "Drop",
+          "Entries to remove from the record after this element, "
+          "comma-separated; 'attr/*' matches a prefix (a record holds at "
+          "most 16 entries)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
