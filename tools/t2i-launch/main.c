@@ -307,10 +307,27 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
   return TRUE;
 }
 
+/* OpenMP reads its wait policy once, when libgomp is loaded, so it must be
+ * in the environment before the process starts: busy-waiting compute
+ * threads make every op several times slower as soon as another process
+ * shares the cores.  Passive waiting is the right default for a tool; the
+ * user's own OMP_WAIT_POLICY wins. */
+static void
+ensure_passive_openmp (char **argv)
+{
+  if (g_getenv ("OMP_WAIT_POLICY"))
+    return;
+  g_setenv ("OMP_WAIT_POLICY", "passive", TRUE);
+  execv ("/proc/self/exe", argv);
+  /* exec failed: go on with the default policy */
+}
+
 int
 main (int argc, char **argv)
 {
   Options opt = { 0 };
+
+  ensure_passive_openmp (argv);
   GOptionEntry entries[] = {
     {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt.sets,
           "Set variable NAME (wins over the environment); repeatable",
