@@ -9,8 +9,10 @@ LAUNCH = $(BUILD)/tools/t2i-launch/t2i-launch
 all:
 	scripts/bootstrap $(BUILD)
 
-# Runs the main demo pipeline on embedded defaults; writes out/demo.png.
+# Runs the main demo pipeline on embedded defaults; writes out/demo.png
+# (and the grid's captions to out/demo.txt).
 demo: all
+	mkdir -p out
 	$(LAUNCH) pipelines/demo.t2i
 
 # Builds and runs every test.

@@ -8,7 +8,22 @@ G_BEGIN_DECLS
 
 /* T2I_ELEMENTS(X): X(name) for each element; keep sorted. */
 #define T2I_ELEMENTS(X) \
-  X (t2itestsrc)
+  X (t2idatasetsrc) \
+  X (t2idiscriminator) \
+  X (t2ifromvideo) \
+  X (t2igenerator) \
+  X (t2iimageencoder) \
+  X (t2iloss) \
+  X (t2imetric) \
+  X (t2inoise) \
+  X (t2iperturb) \
+  X (t2itensorsink) \
+  X (t2itensorsrc) \
+  X (t2itextencoder) \
+  X (t2itextsrc) \
+  X (t2itovideo) \
+  X (t2itrainer) \
+  
 
 #define T2I_DECLARE(name) GST_ELEMENT_REGISTER_DECLARE (name);
 T2I_ELEMENTS (T2I_DECLARE)
