@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "ops-internal.h"
+#include "../tensor/tensor-private.h"
 
 #include <math.h>
 
@@ -317,6 +318,8 @@ activation (T2iTensor * a, T2iMapFn f32, T2iMapFn f64, const double *p,
 T2iTensor *
 t2i_relu (T2iTensor * a)
 {
+  if (a && a->device == T2I_DEVICE_CUDA)
+    return t2i_cuda_op_relu (a);
   return ACT (a, relu, NULL, relu_backward, FALSE);
 }
 

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "ops-internal.h"
+#include "../tensor/tensor-private.h"
 
 #include <math.h>
 
@@ -316,6 +317,8 @@ binary_op (BinOp op, const char *name, T2iBackwardFn bw, T2iTensor * a,
 T2iTensor *
 t2i_add (T2iTensor * a, T2iTensor * b)
 {
+  if (a && a->device == T2I_DEVICE_CUDA)
+    return t2i_cuda_op_add (a, b);
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
   return binary_op (BIN_ADD, "add", add_backward, a, b);
@@ -340,6 +343,8 @@ t2i_sub (T2iTensor * a, T2iTensor * b)
 T2iTensor *
 t2i_mul (T2iTensor * a, T2iTensor * b)
 {
+  if (a && a->device == T2I_DEVICE_CUDA)
+    return t2i_cuda_op_mul (a, b);
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
   return binary_op (BIN_MUL, "mul", mul_backward, a, b);

@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/ops.h"
+#include "../tensor/tensor-private.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
@@ -267,6 +268,8 @@ matmul_ex (T2iTensor * a, T2iTensor * b, gboolean ta, gboolean tb)
 T2iTensor *
 t2i_matmul (T2iTensor * a, T2iTensor * b)
 {
+  if (a && a->device == T2I_DEVICE_CUDA)
+    return t2i_cuda_op_matmul (a, b);
   return matmul_ex (a, b, FALSE, FALSE);
 }
 

@@ -82,9 +82,18 @@ static const gint64 t2i_ops_parallel_threshold = T2I_OPS_PARALLEL_THRESHOLD;
     return ret;                                                             \
   } } G_STMT_END
 
+/* @t is non-NULL and on the CPU (ops without a CUDA implementation) */
+#define T2I_CHECK_CPU(t, ret) G_STMT_START {                                \
+  T2I_CHECK_NOT_NULL (t, ret);                                              \
+  if (G_UNLIKELY ((t)->device != T2I_DEVICE_CPU)) {                         \
+    g_critical ("%s: %s is a CUDA tensor and this op runs on the CPU only; "\
+        "move it with t2i_tensor_to_device()", G_STRFUNC, #t);              \
+    return ret;                                                             \
+  } } G_STMT_END
+
 /* @t is non-NULL, on the CPU and f32 or f64 */
 #define T2I_CHECK_FLOAT(t, ret) G_STMT_START {                              \
-  T2I_CHECK_NOT_NULL (t, ret);                                              \
+  T2I_CHECK_CPU (t, ret);                                              \
   if (G_UNLIKELY ((t)->dtype != T2I_F32 && (t)->dtype != T2I_F64)) {        \
     g_critical ("%s: %s must be f32 or f64, not %s", G_STRFUNC, #t,         \
         t2i_dtype_name ((t)->dtype));                                       \
@@ -93,7 +102,7 @@ static const gint64 t2i_ops_parallel_threshold = T2I_OPS_PARALLEL_THRESHOLD;
 
 /* @t is non-NULL and of dtype @dt */
 #define T2I_CHECK_DTYPE(t, dt, ret) G_STMT_START {                          \
-  T2I_CHECK_NOT_NULL (t, ret);                                              \
+  T2I_CHECK_CPU (t, ret);                                              \
   if (G_UNLIKELY ((t)->dtype != (dt))) {                                    \
     g_critical ("%s: %s must be %s, not %s", G_STRFUNC, #t,                 \
         t2i_dtype_name (dt), t2i_dtype_name ((t)->dtype));                  \

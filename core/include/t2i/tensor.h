@@ -170,7 +170,9 @@ void t2i_node_unref (T2iNode * node);
  * CUDA tensors hold a device pointer in @data: read them only after
  * t2i_tensor_to_device (t, T2I_DEVICE_CPU, ...).  The CUDA backend is
  * compiled when nvcc is found; without a device these calls fail with a
- * message. */
+ * message.  Ops with a CUDA implementation so far (f32, forward only):
+ * t2i_add and t2i_mul (same shapes), t2i_relu, t2i_matmul (2-D); every
+ * other op refuses device tensors with a message. */
 gboolean t2i_cuda_is_available (void);
 /* why CUDA cannot be used ("built without CUDA", "no CUDA device present") */
 const char *t2i_cuda_unavailable_reason (void);
