@@ -19,17 +19,24 @@
  * gives the definitions and the reference implementations each matches):
  *
  * - `fid`: Frechet distance between the Gaussians of @real and @fake
- *   feature vectors [N, D] (f64 sums, O(D^2) memory).  For this release
- *   the features come from upstream: `fid real=feat_real fake=feat_fake
- *   extractor=none`; @extractor labels them in the report (e.g.
- *   `extractor=inception-v3` when an image-encoder element upstream wrote
- *   the entries).  With @real-stats the real statistics are read from that
+ *   feature vectors [N, D] (f64 sums, O(D^2) memory).  With
+ *   `extractor=inception-v3 extractor-weights=FILE` the element runs the
+ *   frozen Inception-v3 (pytorch-fid or torchvision layout; 299 x 299
+ *   bilinear resize; 2048-d pool features) on the @real and @fake images
+ *   [N, 3, H, W] in [-1, 1]; with `extractor=clip extractor-weights=FILE`
+ *   the image tower of a CLIP checkpoint (our own trained one, reported as
+ *   such); with any other @extractor (`none`, the default, or a label of
+ *   what wrote them) the entries already are the features: `fid
+ *   real=feat_real fake=feat_fake extractor=none`.  The message's
+ *   `extractor` says what produced them, e.g. "inception-v3 (pytorch-fid,
+ *   pt_inception.safetensors)".  With @real-stats the real statistics are read from that
  *   file when it exists (no @real entry needed), else accumulated from
  *   @real and saved there at EOS.  N <= D posts a warning (the covariance
  *   is rank-deficient).  details: dim, n-real, mean-term, trace-real,
  *   trace-fake, trace-sqrt, clamped-eigenvalues, rank-deficient.
- * - `is`: Inception Score of @logits [N, C], @splits splits in stream
- *   order; details: std (population, or N - 1 with @unbiased-std), splits,
+ * - `is`: Inception Score of @logits [N, C] (with
+ *   `extractor=inception-v3`: of the network's logits on the @fake
+ *   images), @splits splits in stream order; details: std (population, or N - 1 with @unbiased-std), splits,
  *   classes.
  * - `r-precision`: each @image-emb row retrieves its own @text-emb row
  *   among @candidates (1 true + 99 mismatched captions of the stream,
@@ -71,6 +78,8 @@
 #include <string.h>
 #include <t2i/t2i.h>
 #include <t2i/metrics.h>
+#include <t2i/clip.h>
+#include <t2i/inception.h>
 
 GST_DEBUG_CATEGORY_STATIC (t2i_metric_debug);
 #define GST_CAT_DEFAULT t2i_metric_debug
@@ -89,6 +98,7 @@ struct _T2iMetric
   gchar *real;
   gchar *fake;
   gchar *extractor;
+  gchar *extractor_weights;
   gchar *real_stats;
   gchar *logits;
   gchar *image_emb;
@@ -122,6 +132,14 @@ struct _T2iMetric
   T2iFsim *fsim;
   T2iShapesDetector *detector;
   T2iAttrAcc acc;
+
+  /* the feature extractor (extractor=inception-v3|clip), kept across
+   * start/stop while extractor, extractor-weights and kind stay the same */
+  T2iInception *inception;
+  T2iClip *clip;
+  gboolean clip_preprocess;     /* ViT tower: OpenAI's preprocessing */
+  gchar *model_key;             /* "<extractor>\n<weights>\n<kind>" loaded */
+  gchar *label;                 /* what produced the features, reported */
 };
 
 enum
@@ -131,6 +149,7 @@ enum
   PROP_REAL,
   PROP_FAKE,
   PROP_EXTRACTOR,
+  PROP_EXTRACTOR_WEIGHTS,
   PROP_REAL_STATS,
   PROP_LOGITS,
   PROP_IMAGE_EMB,
@@ -213,6 +232,174 @@ attr_entry (T2iMetric * self, const char *name)
 
 static const char *const attr_names[] = { "color", "shape", "size", "pos" };
 
+/* ---- feature extractor ---- */
+
+typedef enum
+{
+  MODEL_NONE,
+  MODEL_INCEPTION,
+  MODEL_CLIP,
+} ExtractorModel;
+
+/* the network the element runs itself: only for fid and is, and only for
+ * the extractor names of a model; any other extractor value is a label of
+ * entries that already hold the features */
+static ExtractorModel
+extractor_model (T2iMetric * self)
+{
+  if (self->kind != T2I_METRIC_FID && self->kind != T2I_METRIC_IS)
+    return MODEL_NONE;
+  if (g_strcmp0 (self->extractor, "inception-v3") == 0)
+    return MODEL_INCEPTION;
+  if (g_strcmp0 (self->extractor, "clip") == 0)
+    return MODEL_CLIP;
+  return MODEL_NONE;
+}
+
+/* the prefix ("" or ending in '.') under which the file holds @stem */
+static gchar *
+find_prefix (T2iSafetensors * st, const char *stem, const char *what,
+    GError ** error)
+{
+  const char *const *names = t2i_safetensors_names (st);
+  const gsize sl = strlen (stem);
+  gchar *found = NULL;
+  guint n = 0;
+
+  if (t2i_safetensors_has (st, stem))
+    return g_strdup ("");
+  for (guint i = 0; names[i]; i++) {
+    const gsize nl = strlen (names[i]);
+    if (nl <= sl || strcmp (names[i] + nl - sl, stem) != 0
+        || names[i][nl - sl - 1] != '.')
+      continue;
+    if (n++ == 0)
+      found = g_strndup (names[i], nl - sl);
+  }
+  if (n == 1)
+    return found;
+  g_free (found);
+  g_set_error (error, T2I_MODEL_ERROR, T2I_MODEL_ERROR_NOT_FOUND,
+      "%s %s (looked for a tensor named [prefix.]%s)",
+      n ? "several prefixes hold" : "holds no", what, stem);
+  return NULL;
+}
+
+static gboolean
+load_inception (T2iMetric * self, T2iSafetensors * st, GError ** error)
+{
+  g_autofree gchar *prefix = find_prefix (st, "Conv2d_1a_3x3.conv.weight",
+      "Inception-v3 network", error);
+  if (prefix == NULL)
+    return FALSE;
+  g_autofree gchar *fc = g_strconcat (prefix, "fc.weight", NULL);
+  gint64 shape[T2I_MAX_DIMS];
+  gint ndim = 0;
+  gint classes = 0;
+
+  if (t2i_safetensors_get_info (st, fc, NULL, &ndim, shape, NULL)
+      && ndim == 2)
+    classes = (gint) shape[0];
+  T2iInceptionVariant variant = classes == 1000 ? T2I_INCEPTION_TORCHVISION
+      : T2I_INCEPTION_FID;
+  self->inception = t2i_inception_new_from_safetensors (st, prefix, variant,
+      error);
+  if (self->inception == NULL)
+    return FALSE;
+  if (self->kind == T2I_METRIC_IS
+      && t2i_inception_get_num_classes (self->inception) == 0) {
+    g_set_error (error, T2I_MODEL_ERROR, T2I_MODEL_ERROR_NOT_FOUND,
+        "holds no fc layer: the Inception Score needs the classifier");
+    return FALSE;
+  }
+  g_autofree gchar *base = g_path_get_basename (t2i_safetensors_get_path
+      (st));
+  self->label = g_strdup_printf ("inception-v3 (%s, %s)",
+      variant == T2I_INCEPTION_FID ? "pytorch-fid" : "torchvision", base);
+  return TRUE;
+}
+
+static gboolean
+load_clip (T2iMetric * self, T2iSafetensors * st, GError ** error)
+{
+  /* the small CNN tower (our trained checkpoints hold it under "clip."),
+   * else a ViT tower */
+  g_autofree gchar *prefix = find_prefix (st, "visual.stem.conv.weight",
+      "CLIP image tower", NULL);
+
+  if (prefix == NULL)
+    prefix = find_prefix (st, "visual.conv1.weight", "CLIP image tower",
+        error);
+  if (prefix == NULL)
+    return FALSE;
+  self->clip = t2i_clip_new_from_safetensors (st, prefix, T2I_CLIP_VISION,
+      error);
+  if (self->clip == NULL)
+    return FALSE;
+  gboolean vit = t2i_clip_get_config (self->clip)->vision
+      == T2I_CLIP_VISION_VIT;
+  self->clip_preprocess = vit;
+  g_autofree gchar *base = g_path_get_basename (t2i_safetensors_get_path
+      (st));
+  self->label = g_strdup_printf ("clip (%s, %s)", base, vit ?
+      "ViT image tower" : "our own trained encoder");
+  return TRUE;
+}
+
+static void
+clear_extractor (T2iMetric * self)
+{
+  g_clear_pointer (&self->inception, t2i_inception_free);
+  g_clear_pointer (&self->clip, t2i_clip_free);
+  g_clear_pointer (&self->model_key, g_free);
+  g_clear_pointer (&self->label, g_free);
+}
+
+/* loads the model extractor= names (once), sets self->label */
+static gboolean
+prepare_extractor (T2iMetric * self, GError ** error)
+{
+  ExtractorModel m = extractor_model (self);
+  const char *w = self->extractor_weights;
+  g_autofree gchar *key = NULL;
+
+  if (m == MODEL_NONE) {
+    clear_extractor (self);
+    self->label = g_strdup (self->extractor ? self->extractor : "none");
+    return TRUE;
+  }
+  key = g_strdup_printf ("%s\n%s\n%d", self->extractor, w ? w : "",
+      self->kind);
+  if (g_strcmp0 (key, self->model_key) == 0)
+    return TRUE;
+  clear_extractor (self);
+  if (m == MODEL_CLIP && self->kind == T2I_METRIC_IS) {
+    g_set_error (error, T2I_MODEL_ERROR, T2I_MODEL_ERROR_NOT_FOUND,
+        "extractor=clip: the Inception Score needs classifier logits: use "
+        "extractor=inception-v3, or logits= with extractor=none");
+    return FALSE;
+  }
+  if (w == NULL || *w == '\0') {
+    g_set_error (error, T2I_MODEL_ERROR, T2I_MODEL_ERROR_NOT_FOUND,
+        "extractor=%s: set extractor-weights= to %s", self->extractor,
+        m == MODEL_INCEPTION ? "a pytorch-fid Inception-v3 safetensors file "
+        "(scripts/convert-checkpoint)" : "a CLIP safetensors file (a t2i "
+        "CLIP checkpoint, or scripts/convert-checkpoint)");
+    return FALSE;
+  }
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (w, error);
+  gboolean ok = st != NULL && (m == MODEL_INCEPTION ?
+      load_inception (self, st, error) : load_clip (self, st, error));
+  if (!ok) {
+    clear_extractor (self);
+    g_prefix_error (error, "extractor-weights=%s: ", w);
+    return FALSE;
+  }
+  self->model_key = g_steal_pointer (&key);
+  GST_INFO_OBJECT (self, "features from %s", self->label);
+  return TRUE;
+}
+
 /* ---- negotiation ---- */
 
 static gboolean
@@ -243,7 +430,8 @@ real_stats_exist (T2iMetric * self)
 }
 
 #define FEATURE_HINT "FID needs feature vectors [N,D] (extractor=none): put " \
-  "an image encoder upstream that writes feature entries"
+  "an image encoder upstream that writes feature entries, or set " \
+  "extractor=inception-v3|clip and extractor-weights= to read images"
 
 static gboolean
 t2i_metric_negotiate (T2iTransform * t, const GstStructure * in,
@@ -252,6 +440,19 @@ t2i_metric_negotiate (T2iTransform * t, const GstStructure * in,
   T2iMetric *self = T2I_METRIC (t);
   gint64 shape[T2I_MAX_DIMS];
   gint ndim;
+
+  if (extractor_model (self) != MODEL_NONE) {
+    g_autofree gchar *hint = g_strdup_printf ("extractor=%s reads images "
+        "[N,3,H,W] in [-1,1]", self->extractor);
+    const gint64 img[] = { -1, 3, -1, -1 };
+
+    if (!require (in, "fake", self->fake, NULL, 4, img, hint, error))
+      return FALSE;
+    if (self->kind == T2I_METRIC_FID && !real_stats_exist (self)
+        && !require (in, "real", self->real, NULL, 4, img, hint, error))
+      return FALSE;
+    return TRUE;
+  }
 
   switch (self->kind) {
     case T2I_METRIC_FID:
@@ -359,10 +560,61 @@ get_f32 (GstBuffer * record, const char *property, const char *name,
   return f;
 }
 
+/* features [N,D] (fid) or logits [N,C] (is) of entry @name: the entry
+ * itself with extractor=none, else the frozen model's output on the images */
+static T2iTensor *
+get_features (T2iMetric * self, GstBuffer * record, const char *property,
+    const char *name, GError ** error)
+{
+  ExtractorModel m = extractor_model (self);
+
+  if (m == MODEL_NONE)
+    return get_f32 (record, property, name, 2, error);
+
+  g_autoptr (T2iTensor) x = get_f32 (record, property, name, 4, error);
+  T2iTensor *out = NULL;
+  gboolean grad;
+
+  if (x == NULL)
+    return NULL;
+  if (x->shape[1] != 3) {
+    g_autofree gchar *sh = t2i_shape_to_string (x->ndim, x->shape);
+    g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
+        "%s=%s is %s: extractor=%s reads RGB images [N,3,H,W]", property,
+        name, sh, self->extractor);
+    return NULL;
+  }
+  grad = t2i_set_grad_enabled (FALSE);
+  if (m == MODEL_INCEPTION) {
+    T2iInceptionOutputs o;
+    gboolean logits = self->kind == T2I_METRIC_IS;
+
+    if (t2i_inception_forward (self->inception, x, TRUE, logits ?
+            T2I_INCEPTION_LOGITS : T2I_INCEPTION_POOL, &o, error)) {
+      out = t2i_tensor_ref (logits ? o.logits : o.pool);
+      t2i_inception_outputs_clear (&o);
+    } else {
+      g_prefix_error (error, "%s=%s: ", property, name);
+    }
+  } else {
+    g_autoptr (T2iTensor) pix = self->clip_preprocess ?
+        t2i_clip_preprocess (self->clip, x) : t2i_tensor_ref (x);
+    out = t2i_clip_encode_image (self->clip, pix);
+  }
+  t2i_set_grad_enabled (grad);
+  if (out != NULL && out->dtype != T2I_F32) {
+    T2iTensor *f = t2i_tensor_to_dtype (out, T2I_F32);
+    t2i_tensor_unref (out);
+    out = f;
+  }
+  return out;
+}
+
 static gboolean
 add_fid (T2iMetric * self, GstBuffer * record, GError ** error)
 {
-  g_autoptr (T2iTensor) fake = get_f32 (record, "fake", self->fake, 2, error);
+  g_autoptr (T2iTensor) fake = get_features (self, record, "fake", self->fake,
+      error);
   if (fake == NULL)
     return FALSE;
   gint dim = (gint) fake->shape[1];
@@ -374,8 +626,8 @@ add_fid (T2iMetric * self, GstBuffer * record, GError ** error)
     return FALSE;
   }
   if (!self->real_loaded) {
-    g_autoptr (T2iTensor) real = get_f32 (record, "real", self->real, 2,
-        error);
+    g_autoptr (T2iTensor) real = get_features (self, record, "real",
+        self->real, error);
     if (real == NULL)
       return FALSE;
     if (self->fid_real == NULL)
@@ -399,7 +651,9 @@ static gboolean
 add_rows (T2iMetric * self, GArray * dst, GstBuffer * record,
     const char *property, const char *name, GError ** error)
 {
-  g_autoptr (T2iTensor) t = get_f32 (record, property, name, 2, error);
+  g_autoptr (T2iTensor) t = extractor_model (self) != MODEL_NONE ?
+      get_features (self, record, property, name, error)
+      : get_f32 (record, property, name, 2, error);
   if (t == NULL)
     return FALSE;
   if (self->width == 0)
@@ -585,8 +839,9 @@ t2i_metric_process (T2iTransform * t, GstBuffer * record, GError ** error)
       return add_fid (self, record, error);
     case T2I_METRIC_IS:{
       guint before = self->floats_a->len;
-      if (!add_rows (self, self->floats_a, record, "logits", self->logits,
-              error))
+      gboolean model = extractor_model (self) != MODEL_NONE;
+      if (!add_rows (self, self->floats_a, record, model ? "fake" : "logits",
+              model ? self->fake : self->logits, error))
         return FALSE;
       self->n += (self->floats_a->len - before) / self->width;
       return TRUE;
@@ -639,7 +894,7 @@ compute_fid (T2iMetric * self, double *value, GstStructure * details,
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s", warning), (NULL));
   if (self->real_stats && *self->real_stats && !self->real_loaded) {
     if (!t2i_fid_stats_save (self->fid_real, self->real_stats,
-            self->extractor, error)) {
+            self->label ? self->label : self->extractor, error)) {
       g_prefix_error (error, "real-stats=%s: ", self->real_stats);
       return FALSE;
     }
@@ -832,7 +1087,7 @@ t2i_metric_finish (T2iMetric * self)
   }
   const char *extractor = (self->kind == T2I_METRIC_SSIM
       || self->kind == T2I_METRIC_FSIM || self->kind == T2I_METRIC_ATTR_ACC)
-      ? "none" : self->extractor;
+      ? "none" : self->label ? self->label : self->extractor;
   GstStructure *s = gst_structure_new ("t2i-metric",
       "kind", G_TYPE_STRING, kind_name (self->kind),
       "value", G_TYPE_DOUBLE, value,
@@ -912,6 +1167,15 @@ t2i_metric_start (GstBaseTransform * trans)
             "top-k=1,5", self->top_k ? self->top_k : "", MAX_TOP_K), (NULL));
     return FALSE;
   }
+  {
+    g_autoptr (GError) err = NULL;
+
+    if (!prepare_extractor (self, &err)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
+          (NULL));
+      return FALSE;
+    }
+  }
   if (self->kind == T2I_METRIC_FID && real_stats_exist (self)) {
     g_autoptr (GError) err = NULL;
     g_autofree gchar *ex = NULL;
@@ -922,12 +1186,12 @@ t2i_metric_start (GstBaseTransform * trans)
               self->real_stats, err->message), (NULL));
       return FALSE;
     }
-    if (g_strcmp0 (ex, self->extractor ? self->extractor : "none") != 0) {
+    if (g_strcmp0 (ex, self->label) != 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("real-stats=%s holds statistics of extractor '%s' but this "
               "element's features are extractor=%s: delete the file or "
               "use matching features", self->real_stats, ex,
-              self->extractor), (NULL));
+              self->label), (NULL));
       return FALSE;
     }
     self->real_loaded = TRUE;
@@ -970,6 +1234,9 @@ t2i_metric_set_property (GObject * obj, guint id, const GValue * v,
       break;
     case PROP_EXTRACTOR:
       set_string (&self->extractor, v, DEFAULT_EXTRACTOR);
+      break;
+    case PROP_EXTRACTOR_WEIGHTS:
+      set_string (&self->extractor_weights, v, NULL);
       break;
     case PROP_REAL_STATS:
       set_string (&self->real_stats, v, NULL);
@@ -1045,6 +1312,9 @@ t2i_metric_get_property (GObject * obj, guint id, GValue * v,
     case PROP_EXTRACTOR:
       g_value_set_string (v, self->extractor);
       break;
+    case PROP_EXTRACTOR_WEIGHTS:
+      g_value_set_string (v, self->extractor_weights);
+      break;
     case PROP_REAL_STATS:
       g_value_set_string (v, self->real_stats);
       break;
@@ -1105,6 +1375,8 @@ t2i_metric_finalize (GObject * obj)
   T2iMetric *self = T2I_METRIC (obj);
 
   reset (self);
+  clear_extractor (self);
+  g_free (self->extractor_weights);
   g_free (self->real);
   g_free (self->fake);
   g_free (self->extractor);
@@ -1152,9 +1424,18 @@ t2i_metric_class_init (T2iMetricClass * klass)
           PARAM_FLAGS));
   g_object_class_install_property (oc, PROP_EXTRACTOR,
       g_param_spec_string ("extractor", "Extractor",
-          "What produced the feature, logit or embedding entries, reported "
-          "with the value and kept in real-stats files; none = the entries "
-          "are used as they are", DEFAULT_EXTRACTOR, PARAM_FLAGS));
+          "What produces the features: for fid and is, inception-v3 or clip "
+          "runs that frozen network (extractor-weights) on the real and "
+          "fake images; any other value (none, or a label of what wrote "
+          "the entries) uses the feature, logit or embedding entries as "
+          "they are.  Reported with the value and kept in real-stats files",
+          DEFAULT_EXTRACTOR, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_EXTRACTOR_WEIGHTS,
+      g_param_spec_string ("extractor-weights", "Extractor weights",
+          "fid, is: safetensors file of the extractor=inception-v3 network "
+          "(pytorch-fid or torchvision layout, scripts/convert-checkpoint) "
+          "or of the extractor=clip image tower (a t2i CLIP checkpoint)",
+          NULL, PARAM_FLAGS));
   g_object_class_install_property (oc, PROP_REAL_STATS,
       g_param_spec_string ("real-stats", "Real stats",
           "fid: safetensors file of the real statistics (mu, sigma, n): "

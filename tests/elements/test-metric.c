@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <t2i/clip.h>
 #include <t2i/metrics.h>
 
 static gchar *tmpdir;
@@ -359,6 +360,77 @@ test_missing_entry (void)
   g_assert_nonnull (strstr (r->error, "nope"));
 }
 
+/* extractor=clip: a small random-weight CLIP image tower run on the images
+ * themselves; real == fake gives FID 0 */
+static void
+test_fid_extractor_clip (void)
+{
+  g_autofree gchar *path = tmp_path ("clip.safetensors");
+  g_autofree gchar *desc = NULL;
+  GError *error = NULL;
+  T2iClipConfig cfg;
+  T2iRng rng;
+
+  t2i_clip_config_init_small (&cfg, 32, 64);
+  cfg.text_width = 0;
+  t2i_rng_init (&rng, 5);
+  {
+    g_autoptr (T2iClip) clip = t2i_clip_new (&cfg, NULL, NULL, &rng);
+    g_assert_true (t2i_clip_save (clip, path, &error));
+    g_assert_no_error (error);
+  }
+  desc = g_strdup_printf ("t2idatasetsrc dataset=shapes batch-size=8 "
+      "max-steps=2 resolution=32 ! t2imetric kind=fid real=image "
+      "fake=image extractor=clip extractor-weights=%s ! fakesink", path);
+  {
+    g_autoptr (RunResult) r = run_pipeline (desc, NULL);
+    const GstStructure *s = metric_message (r);
+    const char *ex = gst_structure_get_string (s, "extractor");
+    gint64 n;
+    gint dim = 0;
+
+    g_assert_cmpstr (gst_structure_get_string (s, "kind"), ==, "fid");
+    g_assert_true (gst_structure_get_int64 (s, "n", &n));
+    g_assert_cmpint (n, ==, 16);
+    g_assert_true (gst_structure_get_int (get_details (s), "dim", &dim));
+    g_assert_cmpint (dim, ==, cfg.embed_dim);
+    g_assert_cmpfloat (fabs (get_double (s, "value")), <, 1e-3);
+    g_assert_cmpstr (ex, ==, "clip (clip.safetensors, our own trained "
+        "encoder)");
+  }
+}
+
+static void
+test_fid_extractor_errors (void)
+{
+  {
+    g_autoptr (RunResult) r = run_pipeline ("t2idatasetsrc dataset=shapes "
+        "batch-size=4 max-steps=1 resolution=16 ! t2imetric kind=fid "
+        "real=image fake=image extractor=inception-v3 ! fakesink", NULL);
+
+    g_assert_nonnull (r->error);
+    g_test_message ("error: %s", r->error);
+    g_assert_nonnull (strstr (r->error, "set extractor-weights= to a "
+            "pytorch-fid Inception-v3 safetensors file "
+            "(scripts/convert-checkpoint)"));
+    g_assert_null (strchr (r->error, '\n'));
+  }
+  {
+    g_autofree gchar *missing = tmp_path ("no-such.safetensors");
+    g_autofree gchar *desc = g_strdup_printf ("t2idatasetsrc "
+        "dataset=shapes batch-size=4 max-steps=1 resolution=16 ! t2imetric "
+        "kind=fid real=image fake=image extractor=clip "
+        "extractor-weights=%s ! fakesink", missing);
+    g_autoptr (RunResult) r = run_pipeline (desc, NULL);
+    g_autofree gchar *want = g_strdup_printf ("extractor-weights=%s: ",
+        missing);
+
+    g_assert_nonnull (r->error);
+    g_test_message ("error: %s", r->error);
+    g_assert_nonnull (strstr (r->error, want));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -369,6 +441,9 @@ main (int argc, char **argv)
   g_test_add_func ("/metric/fid-real-stats", test_fid_real_stats);
   g_test_add_func ("/metric/fid-warning", test_fid_warning);
   g_test_add_func ("/metric/fid-needs-features", test_fid_needs_features);
+  g_test_add_func ("/metric/fid-extractor-clip", test_fid_extractor_clip);
+  g_test_add_func ("/metric/fid-extractor-errors",
+      test_fid_extractor_errors);
   g_test_add_func ("/metric/is", test_is);
   g_test_add_func ("/metric/embeddings", test_embeddings);
   g_test_add_func ("/metric/ssim-fsim", test_ssim_fsim);
