@@ -53,6 +53,7 @@
 #endif
 
 #include "gstt2idiscriminator.h"
+#include "gstt2iutil.h"
 
 #include <t2i/t2i.h>
 #include <t2i/stylegan2.h>
@@ -400,13 +401,6 @@ t2i_discriminator_process (T2iTransform * t, GstBuffer * record,
 }
 
 static void
-set_string (gchar ** field, const GValue * v)
-{
-  g_free (*field);
-  *field = g_value_dup_string (v);
-}
-
-static void
 t2i_discriminator_set_property (GObject * obj, guint id, const GValue * v,
     GParamSpec * pspec)
 {
@@ -418,16 +412,16 @@ t2i_discriminator_set_property (GObject * obj, guint id, const GValue * v,
       self->arch = g_value_get_enum (v);
       break;
     case PROP_REAL:
-      set_string (&self->real, v);
+      t2i_replace_string (&self->real, v);
       break;
     case PROP_FAKE:
-      set_string (&self->fake, v);
+      t2i_replace_string (&self->fake, v);
       break;
     case PROP_COND:
-      set_string (&self->cond, v);
+      t2i_replace_string (&self->cond, v);
       break;
     case PROP_OUTPUT:
-      set_string (&self->output, v);
+      t2i_replace_string (&self->output, v);
       if (!has_name (self->output)) {
         g_free (self->output);
         self->output = g_strdup (DEFAULT_OUTPUT);

@@ -52,6 +52,7 @@
 #endif
 
 #include "gstt2iimageencoder.h"
+#include "gstt2iutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -192,12 +193,6 @@ G_DEFINE_TYPE_WITH_CODE (T2iImageEncoder, t2i_image_encoder,
         "t2i image encoder"));
 GST_ELEMENT_REGISTER_DEFINE (t2iimageencoder, "t2iimageencoder",
     GST_RANK_NONE, T2I_TYPE_IMAGE_ENCODER);
-
-static gboolean
-is_set (const char *s)
-{
-  return s && *s;
-}
 
 /* see gstt2itextencoder.c */
 static gchar *
@@ -410,11 +405,11 @@ prepare (T2iImageEncoder * self, gint64 in_size, GError ** error)
         gint64 sh[T2I_MAX_DIMS];
         if (t2i_safetensors_get_info (st, fc, NULL, &nd, sh, NULL) && nd == 2)
           self->classes = (gint) sh[0];
-      } else if (is_set (self->logits_output)) {
+      } else if (t2i_str_is_set (self->logits_output)) {
         self->classes = self->inception_variant == T2I_INCEPTION_FID
             ? 1008 : 1000;
       }
-      if (is_set (self->logits_output) && self->classes == 0) {
+      if (t2i_str_is_set (self->logits_output) && self->classes == 0) {
         g_set_error (error, T2I_MODEL_ERROR, T2I_MODEL_ERROR_ARGUMENT,
             "logits-output=%s: weights=%s has no classifier (fc.weight)",
             self->logits_output, weights);
@@ -487,7 +482,7 @@ t2i_image_encoder_negotiate (T2iTransform * t, const GstStructure * in,
     case ARCH_INCEPTION_V3:{
       gint64 pool[2] = { n, 2048 };
       t2i_caps_set_entry (out, self->output, "f32", 2, pool);
-      if (is_set (self->logits_output)) {
+      if (t2i_str_is_set (self->logits_output)) {
         gint64 lg[2] = { n, self->classes };
         t2i_caps_set_entry (out, self->logits_output, "f32", 2, lg);
       }
@@ -612,7 +607,7 @@ t2i_image_encoder_process (T2iTransform * t, GstBuffer * record,
     case ARCH_INCEPTION_V3:{
       T2iInceptionOutputs o;
       guint want = T2I_INCEPTION_POOL;
-      if (is_set (self->logits_output))
+      if (t2i_str_is_set (self->logits_output))
         want |= T2I_INCEPTION_LOGITS;
       if (!t2i_inception_forward (self->inception, x, TRUE, want, &o, error))
         return FALSE;
@@ -639,13 +634,6 @@ t2i_image_encoder_change_state (GstElement * element, GstStateChange trans)
 }
 
 static void
-set_string (gchar ** slot, const GValue * v)
-{
-  g_free (*slot);
-  *slot = g_value_dup_string (v);
-}
-
-static void
 t2i_image_encoder_set_property (GObject * obj, guint id, const GValue * v,
     GParamSpec * pspec)
 {
@@ -656,22 +644,22 @@ t2i_image_encoder_set_property (GObject * obj, guint id, const GValue * v,
       self->arch = g_value_get_enum (v);
       break;
     case PROP_INPUT:
-      set_string (&self->input, v);
+      t2i_replace_string (&self->input, v);
       break;
     case PROP_OUTPUT:
-      set_string (&self->output, v);
+      t2i_replace_string (&self->output, v);
       break;
     case PROP_LOGITS_OUTPUT:
-      set_string (&self->logits_output, v);
+      t2i_replace_string (&self->logits_output, v);
       break;
     case PROP_NORMALIZE:
       self->normalize = g_value_get_boolean (v);
       break;
     case PROP_LAYERS_LIST:
-      set_string (&self->layers_str, v);
+      t2i_replace_string (&self->layers_str, v);
       break;
     case PROP_WEIGHTS_PREFIX:
-      set_string (&self->weights_prefix, v);
+      t2i_replace_string (&self->weights_prefix, v);
       break;
     case PROP_INCEPTION_VARIANT:
       self->inception_variant = g_value_get_enum (v);
@@ -695,7 +683,7 @@ t2i_image_encoder_set_property (GObject * obj, guint id, const GValue * v,
       self->embed_dim = g_value_get_int (v);
       break;
     case PROP_WIDTHS:
-      set_string (&self->widths, v);
+      t2i_replace_string (&self->widths, v);
       break;
     case PROP_DEPTH:
       self->depth = g_value_get_int (v);

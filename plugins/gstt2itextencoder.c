@@ -57,6 +57,7 @@
 #endif
 
 #include "gstt2itextencoder.h"
+#include "gstt2iutil.h"
 
 #include <string.h>
 #include <t2i/t2i.h>
@@ -155,12 +156,6 @@ G_DEFINE_TYPE_WITH_CODE (T2iTextEncoder, t2i_text_encoder,
 GST_ELEMENT_REGISTER_DEFINE (t2itextencoder, "t2itextencoder", GST_RANK_NONE,
     T2I_TYPE_TEXT_ENCODER);
 
-static gboolean
-is_set (const char *s)
-{
-  return s && *s;
-}
-
 /* the prefix under which @st holds a tensor named <prefix>@stem: @explicit,
  * else "<group>." when present, else the only candidate (names with a '/'
  * are optimizer state or EMA copies and do not count) */
@@ -228,7 +223,7 @@ prepare (T2iTextEncoder * self, gboolean text, GError ** error)
         : g_strdup (weights);
     sibling = g_strconcat (stem, "-vocab.txt", NULL);
   }
-  const char *vocab = is_set (self->vocab) ? self->vocab : sibling;
+  const char *vocab = t2i_str_is_set (self->vocab) ? self->vocab : sibling;
 
   if (text && !self->tok) {
     if (vocab && g_file_test (vocab, G_FILE_TEST_EXISTS)) {
@@ -237,9 +232,9 @@ prepare (T2iTextEncoder * self, gboolean text, GError ** error)
         g_prefix_error (error, "vocab=%s: ", vocab);
         return FALSE;
       }
-    } else if (is_set (self->vocab) && self->vocab_merges > 0) {
+    } else if (t2i_str_is_set (self->vocab) && self->vocab_merges > 0) {
       self->train_vocab = TRUE;
-    } else if (is_set (self->vocab)) {
+    } else if (t2i_str_is_set (self->vocab)) {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
           "vocab=%s does not exist (set vocab-merges=N to train one on the "
           "first record's captions and save it there)", self->vocab);
@@ -359,11 +354,11 @@ t2i_text_encoder_negotiate (T2iTransform * t, const GstStructure * in,
     return FALSE;
   gint64 emb[2] = { n, self->cfg.embed_dim };
   t2i_caps_set_entry (out, self->output, "f32", 2, emb);
-  if (is_set (self->tokens_output)) {
+  if (t2i_str_is_set (self->tokens_output)) {
     gint64 ts[2] = { n, len };
     t2i_caps_set_entry (out, self->tokens_output, "i32", 2, ts);
   }
-  if (is_set (self->token_features)) {
+  if (t2i_str_is_set (self->token_features)) {
     gint64 fs[3] = { n, len, self->cfg.text_width };
     t2i_caps_set_entry (out, self->token_features, "f32", 3, fs);
   }
@@ -452,14 +447,14 @@ t2i_text_encoder_process (T2iTransform * t, GstBuffer * record,
 
   T2iTensor *per_token = NULL;
   g_autoptr (T2iTensor) pooled = t2i_clip_encode_text (self->clip, tokens,
-      is_set (self->token_features) ? &per_token : NULL);
+      t2i_str_is_set (self->token_features) ? &per_token : NULL);
   g_autoptr (T2iTensor) features = per_token;
   g_autoptr (T2iTensor) emb = self->normalize ?
       t2i_l2_normalize (pooled, 1, NORM_EPS) : t2i_tensor_ref (pooled);
 
   if (!t2i_record_set_tensor (record, self->output, emb, error))
     return FALSE;
-  if (is_set (self->tokens_output)
+  if (t2i_str_is_set (self->tokens_output)
       && !t2i_record_set_tensor (record, self->tokens_output, tokens, error))
     return FALSE;
   if (features && !t2i_record_set_tensor (record, self->token_features,
@@ -479,13 +474,6 @@ t2i_text_encoder_change_state (GstElement * element, GstStateChange trans)
 }
 
 static void
-set_string (gchar ** slot, const GValue * v)
-{
-  g_free (*slot);
-  *slot = g_value_dup_string (v);
-}
-
-static void
 t2i_text_encoder_set_property (GObject * obj, guint id, const GValue * v,
     GParamSpec * pspec)
 {
@@ -496,19 +484,19 @@ t2i_text_encoder_set_property (GObject * obj, guint id, const GValue * v,
       self->arch = g_value_get_enum (v);
       break;
     case PROP_INPUT:
-      set_string (&self->input, v);
+      t2i_replace_string (&self->input, v);
       break;
     case PROP_OUTPUT:
-      set_string (&self->output, v);
+      t2i_replace_string (&self->output, v);
       break;
     case PROP_TOKENS_OUTPUT:
-      set_string (&self->tokens_output, v);
+      t2i_replace_string (&self->tokens_output, v);
       break;
     case PROP_TOKEN_FEATURES:
-      set_string (&self->token_features, v);
+      t2i_replace_string (&self->token_features, v);
       break;
     case PROP_VOCAB:
-      set_string (&self->vocab, v);
+      t2i_replace_string (&self->vocab, v);
       g_clear_pointer (&self->tok, t2i_tokenizer_unref);
       break;
     case PROP_VOCAB_MERGES:
@@ -518,7 +506,7 @@ t2i_text_encoder_set_property (GObject * obj, guint id, const GValue * v,
       self->normalize = g_value_get_boolean (v);
       break;
     case PROP_WEIGHTS_PREFIX:
-      set_string (&self->weights_prefix, v);
+      t2i_replace_string (&self->weights_prefix, v);
       break;
     case PROP_WIDTH:
       self->width = g_value_get_int (v);
