@@ -123,7 +123,7 @@ typedef struct
 
 struct _T2iDatasetSrc
 {
-  GstPushSrc parent;
+  T2iSource parent;
 
   /* properties */
   DatasetKind dataset;
@@ -144,7 +144,6 @@ struct _T2iDatasetSrc
   gint max_objects;
 
   /* state, set up in start() */
-  T2iSession *session;
   guint64 eff_seed;
   gchar **phase_list;           /* NULL-terminated, at least one ("") */
   guint n_phases;
@@ -257,7 +256,7 @@ dataset_on_error_get_type (void)
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (T2I_RECORD_CAPS_NAME));
 
-G_DEFINE_TYPE_WITH_CODE (T2iDatasetSrc, t2i_dataset_src, GST_TYPE_PUSH_SRC,
+G_DEFINE_TYPE_WITH_CODE (T2iDatasetSrc, t2i_dataset_src, T2I_TYPE_SOURCE,
     GST_DEBUG_CATEGORY_INIT (t2i_dataset_src_debug, "t2idatasetsrc", 0,
         "t2i dataset source"));
 GST_ELEMENT_REGISTER_DEFINE (t2idatasetsrc, "t2idatasetsrc", GST_RANK_NONE,
@@ -1127,7 +1126,7 @@ t2i_dataset_src_start (GstBaseSrc * src)
     return FALSE;
   }
   self->eff_seed = self->seed >= 0 ? (guint64) self->seed :
-      self->session ? t2i_session_get_seed (self->session) : 0;
+      t2i_session_get_seed (t2i_source_get_session (T2I_SOURCE (self)));
   if (!parse_options (self))
     return FALSE;
 
@@ -1173,7 +1172,8 @@ t2i_dataset_src_start (GstBaseSrc * src)
     self->total_steps = self->steps_per_epoch;
 
   /* a resuming trainer already consumed this many records */
-  resume = t2i_session_get_resume_step (self->session);
+  resume =
+      t2i_session_get_resume_step (t2i_source_get_session (T2I_SOURCE (self)));
   self->step = MAX (resume, 0) / self->n_phases;
   self->phase = (guint) (MAX (resume, 0) % self->n_phases);
   if (resume > 0)
@@ -1205,34 +1205,8 @@ t2i_dataset_src_stop (GstBaseSrc * src)
   return TRUE;
 }
 
-static gboolean
-t2i_dataset_src_query (GstBaseSrc * src, GstQuery * query)
-{
-  T2iDatasetSrc *self = T2I_DATASET_SRC (src);
-  if (t2i_session_handle_context_query (GST_ELEMENT (self), query,
-          self->session))
-    return TRUE;
-  return GST_BASE_SRC_CLASS (t2i_dataset_src_parent_class)->query (src, query);
-}
 
-static void
-t2i_dataset_src_set_context (GstElement * element, GstContext * context)
-{
-  t2i_session_handle_set_context (element, context,
-      &T2I_DATASET_SRC (element)->session);
-  GST_ELEMENT_CLASS (t2i_dataset_src_parent_class)->set_context (element,
-      context);
-}
 
-static GstStateChangeReturn
-t2i_dataset_src_change_state (GstElement * element, GstStateChange transition)
-{
-  T2iDatasetSrc *self = T2I_DATASET_SRC (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
-    t2i_session_ensure (element, &self->session);
-  return GST_ELEMENT_CLASS (t2i_dataset_src_parent_class)->change_state
-      (element, transition);
-}
 
 /* ---- properties ---- */
 
@@ -1376,7 +1350,6 @@ t2i_dataset_src_finalize (GObject * obj)
   g_free (self->phases);
   g_free (self->augment);
   g_free (self->subset);
-  g_clear_object (&self->session);
   G_OBJECT_CLASS (t2i_dataset_src_parent_class)->finalize (obj);
 }
 
@@ -1394,12 +1367,9 @@ t2i_dataset_src_class_init (T2iDatasetSrcClass * klass)
   oc->set_property = t2i_dataset_src_set_property;
   oc->get_property = t2i_dataset_src_get_property;
   oc->finalize = t2i_dataset_src_finalize;
-  ec->set_context = t2i_dataset_src_set_context;
-  ec->change_state = t2i_dataset_src_change_state;
   bc->start = t2i_dataset_src_start;
   bc->stop = t2i_dataset_src_stop;
   bc->get_caps = t2i_dataset_src_get_caps;
-  bc->query = t2i_dataset_src_query;
   pc->create = t2i_dataset_src_create;
 
   g_object_class_install_property (oc, PROP_DATASET,

@@ -3,13 +3,13 @@
 #pragma once
 
 #include <gst/gst.h>
-#include <gst/base/gstpushsrc.h>
+#include <t2i/element.h>
 
 G_BEGIN_DECLS
 
 #define T2I_TYPE_DATASET_SRC (t2i_dataset_src_get_type ())
 G_DECLARE_FINAL_TYPE (T2iDatasetSrc, t2i_dataset_src, T2I, DATASET_SRC,
-    GstPushSrc)
+    T2iSource)
 
 GST_ELEMENT_REGISTER_DECLARE (t2idatasetsrc);
 

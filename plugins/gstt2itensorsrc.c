@@ -42,13 +42,12 @@ GST_DEBUG_CATEGORY_STATIC (t2i_tensor_src_debug);
 
 struct _T2iTensorSrc
 {
-  GstPushSrc parent;
+  T2iSource parent;
 
   gchar *location;
   gchar *requires_grad;
   guint repeat;
 
-  T2iSession *session;
   GPtrArray *names;             /* entry names, tensors first */
   GPtrArray *tensors;           /* T2iTensor*, NULL for string entries */
   GPtrArray *strings;           /* GStrv, NULL for tensor entries */
@@ -71,7 +70,7 @@ enum
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (T2I_RECORD_CAPS_NAME));
 
-G_DEFINE_TYPE_WITH_CODE (T2iTensorSrc, t2i_tensor_src, GST_TYPE_PUSH_SRC,
+G_DEFINE_TYPE_WITH_CODE (T2iTensorSrc, t2i_tensor_src, T2I_TYPE_SOURCE,
     GST_DEBUG_CATEGORY_INIT (t2i_tensor_src_debug, "t2itensorsrc", 0,
         "t2i safetensors source"));
 GST_ELEMENT_REGISTER_DEFINE (t2itensorsrc, "t2itensorsrc", GST_RANK_NONE,
@@ -278,7 +277,8 @@ t2i_tensor_src_start (GstBaseSrc * src)
   gst_caps_replace (&self->caps, caps);
   GST_OBJECT_UNLOCK (self);
   gst_caps_unref (caps);
-  self->next = t2i_session_get_resume_step (self->session);
+  self->next =
+      t2i_session_get_resume_step (t2i_source_get_session (T2I_SOURCE (self)));
   if (self->next > 0)
     GST_INFO_OBJECT (self, "resuming after %" G_GINT64_FORMAT " records",
         self->next);
@@ -350,7 +350,7 @@ t2i_tensor_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   T2iRecordMeta *meta = t2i_record_get_meta (rec);
   meta->step = self->next;
   meta->epoch = 0;
-  meta->seed = self->session ? t2i_session_get_seed (self->session) : 0;
+  meta->seed = t2i_session_get_seed (t2i_source_get_session (T2I_SOURCE (self)));
   GST_BUFFER_OFFSET (rec) = (guint64) self->next;
   GST_BUFFER_OFFSET_END (rec) = (guint64) self->next + 1;
   self->next++;
@@ -358,34 +358,8 @@ t2i_tensor_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   return GST_FLOW_OK;
 }
 
-static gboolean
-t2i_tensor_src_query (GstBaseSrc * src, GstQuery * query)
-{
-  T2iTensorSrc *self = T2I_TENSOR_SRC (src);
-  if (t2i_session_handle_context_query (GST_ELEMENT (self), query,
-          self->session))
-    return TRUE;
-  return GST_BASE_SRC_CLASS (t2i_tensor_src_parent_class)->query (src, query);
-}
 
-static void
-t2i_tensor_src_set_context (GstElement * element, GstContext * context)
-{
-  t2i_session_handle_set_context (element, context,
-      &T2I_TENSOR_SRC (element)->session);
-  GST_ELEMENT_CLASS (t2i_tensor_src_parent_class)->set_context (element,
-      context);
-}
 
-static GstStateChangeReturn
-t2i_tensor_src_change_state (GstElement * element, GstStateChange transition)
-{
-  T2iTensorSrc *self = T2I_TENSOR_SRC (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
-    t2i_session_ensure (element, &self->session);
-  return GST_ELEMENT_CLASS (t2i_tensor_src_parent_class)->change_state
-      (element, transition);
-}
 
 static void
 t2i_tensor_src_set_property (GObject * obj, guint id, const GValue * v,
@@ -437,7 +411,6 @@ t2i_tensor_src_finalize (GObject * obj)
   gst_caps_replace (&self->caps, NULL);
   g_free (self->location);
   g_free (self->requires_grad);
-  g_clear_object (&self->session);
   G_OBJECT_CLASS (t2i_tensor_src_parent_class)->finalize (obj);
 }
 
@@ -452,12 +425,9 @@ t2i_tensor_src_class_init (T2iTensorSrcClass * klass)
   oc->set_property = t2i_tensor_src_set_property;
   oc->get_property = t2i_tensor_src_get_property;
   oc->finalize = t2i_tensor_src_finalize;
-  ec->set_context = t2i_tensor_src_set_context;
-  ec->change_state = t2i_tensor_src_change_state;
   bc->start = t2i_tensor_src_start;
   bc->stop = t2i_tensor_src_stop;
   bc->get_caps = t2i_tensor_src_get_caps;
-  bc->query = t2i_tensor_src_query;
   pc->create = t2i_tensor_src_create;
 
   g_object_class_install_property (oc, PROP_LOCATION,

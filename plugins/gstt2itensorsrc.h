@@ -3,12 +3,13 @@
 #pragma once
 
 #include <gst/gst.h>
-#include <gst/base/gstpushsrc.h>
+#include <t2i/element.h>
 
 G_BEGIN_DECLS
 
 #define T2I_TYPE_TENSOR_SRC (t2i_tensor_src_get_type ())
-G_DECLARE_FINAL_TYPE (T2iTensorSrc, t2i_tensor_src, T2I, TENSOR_SRC, GstPushSrc)
+G_DECLARE_FINAL_TYPE (T2iTensorSrc, t2i_tensor_src, T2I, TENSOR_SRC,
+    T2iSource)
 
 GST_ELEMENT_REGISTER_DECLARE (t2itensorsrc);
 

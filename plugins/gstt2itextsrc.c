@@ -43,7 +43,7 @@ GST_DEBUG_CATEGORY_STATIC (t2i_text_src_debug);
 
 struct _T2iTextSrc
 {
-  GstPushSrc parent;
+  T2iSource parent;
 
   /* properties */
   gchar *location;
@@ -52,7 +52,6 @@ struct _T2iTextSrc
   gint repeat;
 
   /* state */
-  T2iSession *session;
   GPtrArray *prompts;
   gint64 n_rows;                /* prompts x repeat */
   gint64 total;                 /* batches */
@@ -76,7 +75,7 @@ enum
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (T2I_RECORD_CAPS_NAME));
 
-G_DEFINE_TYPE_WITH_CODE (T2iTextSrc, t2i_text_src, GST_TYPE_PUSH_SRC,
+G_DEFINE_TYPE_WITH_CODE (T2iTextSrc, t2i_text_src, T2I_TYPE_SOURCE,
     GST_DEBUG_CATEGORY_INIT (t2i_text_src_debug, "t2itextsrc", 0,
         "t2i prompt source"));
 GST_ELEMENT_REGISTER_DEFINE (t2itextsrc, "t2itextsrc", GST_RANK_NONE,
@@ -182,7 +181,8 @@ t2i_text_src_start (GstBaseSrc * src)
     return FALSE;
   self->n_rows = (gint64) self->prompts->len * self->repeat;
   self->total = (self->n_rows + self->batch_size - 1) / self->batch_size;
-  self->next = MAX (t2i_session_get_resume_step (self->session), 0);
+  self->next =
+      MAX (t2i_session_get_resume_step (t2i_source_get_session (T2I_SOURCE (self))), 0);
   self->posted_progress = FALSE;
   GstCaps *caps = make_caps (self->batch_size);
   GST_OBJECT_LOCK (self);
@@ -262,7 +262,7 @@ t2i_text_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   }
   T2iRecordMeta *meta = t2i_record_get_meta (rec);
   meta->step = self->next;
-  meta->seed = self->session ? t2i_session_get_seed (self->session) : 0;
+  meta->seed = t2i_session_get_seed (t2i_source_get_session (T2I_SOURCE (self)));
   GST_BUFFER_OFFSET (rec) = (guint64) self->next;
   GST_BUFFER_OFFSET_END (rec) = (guint64) self->next + 1;
   self->next++;
@@ -270,33 +270,8 @@ t2i_text_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   return GST_FLOW_OK;
 }
 
-static gboolean
-t2i_text_src_query (GstBaseSrc * src, GstQuery * query)
-{
-  T2iTextSrc *self = T2I_TEXT_SRC (src);
-  if (t2i_session_handle_context_query (GST_ELEMENT (self), query,
-          self->session))
-    return TRUE;
-  return GST_BASE_SRC_CLASS (t2i_text_src_parent_class)->query (src, query);
-}
 
-static void
-t2i_text_src_set_context (GstElement * element, GstContext * context)
-{
-  t2i_session_handle_set_context (element, context,
-      &T2I_TEXT_SRC (element)->session);
-  GST_ELEMENT_CLASS (t2i_text_src_parent_class)->set_context (element, context);
-}
 
-static GstStateChangeReturn
-t2i_text_src_change_state (GstElement * element, GstStateChange transition)
-{
-  T2iTextSrc *self = T2I_TEXT_SRC (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
-    t2i_session_ensure (element, &self->session);
-  return GST_ELEMENT_CLASS (t2i_text_src_parent_class)->change_state
-      (element, transition);
-}
 
 static void
 t2i_text_src_set_property (GObject * obj, guint id, const GValue * v,
@@ -360,7 +335,6 @@ t2i_text_src_finalize (GObject * obj)
   gst_caps_replace (&self->caps, NULL);
   g_free (self->location);
   g_free (self->text);
-  g_clear_object (&self->session);
   G_OBJECT_CLASS (t2i_text_src_parent_class)->finalize (obj);
 }
 
@@ -378,12 +352,9 @@ t2i_text_src_class_init (T2iTextSrcClass * klass)
   oc->set_property = t2i_text_src_set_property;
   oc->get_property = t2i_text_src_get_property;
   oc->finalize = t2i_text_src_finalize;
-  ec->set_context = t2i_text_src_set_context;
-  ec->change_state = t2i_text_src_change_state;
   bc->start = t2i_text_src_start;
   bc->stop = t2i_text_src_stop;
   bc->get_caps = t2i_text_src_get_caps;
-  bc->query = t2i_text_src_query;
   pc->create = t2i_text_src_create;
 
   g_object_class_install_property (oc, PROP_LOCATION,

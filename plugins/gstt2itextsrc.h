@@ -3,12 +3,13 @@
 #pragma once
 
 #include <gst/gst.h>
-#include <gst/base/gstpushsrc.h>
+#include <t2i/element.h>
 
 G_BEGIN_DECLS
 
 #define T2I_TYPE_TEXT_SRC (t2i_text_src_get_type ())
-G_DECLARE_FINAL_TYPE (T2iTextSrc, t2i_text_src, T2I, TEXT_SRC, GstPushSrc)
+G_DECLARE_FINAL_TYPE (T2iTextSrc, t2i_text_src, T2I, TEXT_SRC,
+    T2iSource)
 
 GST_ELEMENT_REGISTER_DECLARE (t2itextsrc);
 

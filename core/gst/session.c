@@ -125,7 +125,7 @@ t2i_session_new (void)
 guint64
 t2i_session_get_seed (T2iSession * self)
 {
-  return self->seed;
+  return self ? self->seed : 0;
 }
 
 void

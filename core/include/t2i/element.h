@@ -34,6 +34,7 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
+#include <gst/base/gstpushsrc.h>
 #include <t2i/params.h>
 #include <t2i/record.h>
 #include <t2i/rng.h>
@@ -77,6 +78,23 @@ T2iParam *t2i_transform_add_param (T2iTransform * self, const char *local_name,
 T2iRng *t2i_transform_get_init_rng (T2iTransform * self);
 T2iSession *t2i_transform_get_session (T2iTransform * self);
 gboolean t2i_transform_is_training (T2iTransform * self);
+
+/* ---- source base ----
+ * T2iSource: a GstPushSrc that finds (or creates) the pipeline's session in
+ * NULL->READY and answers its neighbours' context queries, so a source
+ * only implements create()/start().  The session is NULL before READY. */
+#define T2I_TYPE_SOURCE (t2i_source_get_type ())
+G_DECLARE_DERIVABLE_TYPE (T2iSource, t2i_source, T2I, SOURCE, GstPushSrc)
+
+struct _T2iSourceClass
+{
+  GstPushSrcClass parent_class;
+
+  gpointer padding[8];
+};
+
+/* (transfer none) (nullable) */
+T2iSession *t2i_source_get_session (T2iSource * self);
 
 /* ---- loss base ---- */
 #define T2I_TYPE_LOSS (t2i_loss_get_type ())

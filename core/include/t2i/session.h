@@ -25,7 +25,8 @@ G_DECLARE_FINAL_TYPE (T2iSession, t2i_session, T2I, SESSION, GObject)
 
 T2iSession *t2i_session_new (void);
 
-/* properties: "seed" (guint64), "threads" (int, 0 = cores), "training" */
+/* properties: "seed" (guint64), "threads" (int, 0 = cores), "training";
+ * a NULL session reads as seed 0, not training */
 guint64 t2i_session_get_seed (T2iSession * self);
 void t2i_session_set_seed (T2iSession * self, guint64 seed);
 gboolean t2i_session_is_training (T2iSession * self);
