@@ -15,6 +15,10 @@
  * noise, bit for bit, on every machine and device.  Each record draws fresh
  * values (records emitted once per GAN phase get different noise).
  *
+ * With @seed set (0 or more) the element draws from its own Philox
+ * stream with that key instead: the same seed gives the same z whatever
+ * else the pipeline draws (the sampling seed of a generation pipeline).
+ *
  * @truncation multiplies the noise: z = psi * n.  This is the plain
  * "truncation by scaling" of BigGAN-style sampling; StyleGAN's truncation
  * trick (pulling w towards its mean) lives in the generator.
@@ -46,6 +50,9 @@ struct _T2iNoise
   gint dim;
   gchar *like;
   gdouble truncation;
+  gint64 seed;                  /* -1: the session RNG */
+  T2iRng own;                   /* the stream of @seed */
+  gboolean own_ready;
 };
 
 enum
@@ -55,6 +62,7 @@ enum
   PROP_DIM,
   PROP_LIKE,
   PROP_TRUNCATION,
+  PROP_SEED,
 };
 
 #define DEFAULT_OUTPUT "z"
@@ -129,9 +137,17 @@ t2i_noise_process (T2iTransform * t, GstBuffer * record, GError ** error)
     return FALSE;
   }
 
-  T2iSession *session = t2i_transform_get_session (t);
+  T2iRng *rng;
+  if (self->seed >= 0) {
+    if (!self->own_ready)
+      t2i_rng_init (&self->own, (guint64) self->seed);
+    self->own_ready = TRUE;
+    rng = &self->own;
+  } else {
+    rng = t2i_session_get_rng (t2i_transform_get_session (t));
+  }
   T2iTensor *z = t2i_tensor_new (T2I_F32, T2I_SHAPE (n, self->dim));
-  t2i_rng_normal_f32 (t2i_session_get_rng (session), t2i_tensor_f32 (z),
+  t2i_rng_normal_f32 (rng, t2i_tensor_f32 (z),
       (gsize) z->numel, 0.0, 1.0);
   if (self->truncation != 1.0) {
     float psi = (float) self->truncation;
@@ -168,6 +184,10 @@ t2i_noise_set_property (GObject * obj, guint id, const GValue * v,
     case PROP_TRUNCATION:
       self->truncation = g_value_get_double (v);
       break;
+    case PROP_SEED:
+      self->seed = g_value_get_int64 (v);
+      self->own_ready = FALSE;
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -192,6 +212,9 @@ t2i_noise_get_property (GObject * obj, guint id, GValue * v, GParamSpec * pspec)
       break;
     case PROP_TRUNCATION:
       g_value_set_double (v, self->truncation);
+      break;
+    case PROP_SEED:
+      g_value_set_int64 (v, self->seed);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
@@ -238,6 +261,11 @@ t2i_noise_class_init (T2iNoiseClass * klass)
       g_param_spec_double ("truncation", "Truncation",
           "Scale psi applied to the noise: z = psi * n (1 = none)", 0.0,
           100.0, DEFAULT_TRUNCATION, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_SEED,
+      g_param_spec_int64 ("seed", "Seed",
+          "Seed of the element's own noise stream: the same seed draws the "
+          "same z (-1 = draw from the session RNG)", -1, G_MAXINT64, -1,
+          PARAM_FLAGS));
 
   gst_element_class_set_static_metadata (ec, "t2i noise", "Filter/Tensor",
       "Adds a Gaussian noise entry drawn from the session RNG", "t2i authors");
@@ -250,4 +278,5 @@ t2i_noise_init (T2iNoise * self)
   self->output = g_strdup (DEFAULT_OUTPUT);
   self->dim = DEFAULT_DIM;
   self->truncation = DEFAULT_TRUNCATION;
+  self->seed = -1;
 }

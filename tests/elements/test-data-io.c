@@ -154,6 +154,20 @@ test_noise (void)
           0.5f * t2i_tensor_f32 (z)[k]);
   }
 
+  /* seed=: the element's own stream, whatever the session's seed */
+  g_autoptr (RunResult) s5 = run_noise (5, "seed=7");
+  g_autoptr (RunResult) s6 = run_noise (6, "seed=7");
+  g_assert_null (s5->error);
+  t2i_rng_init (&rng, 7);
+  t2i_rng_normal_f32 (&rng, want, 24, 0.0, 1.0);
+  t2i_rng_normal_f32 (&rng, want + 24, 24, 0.0, 1.0);
+  for (guint i = 0; i < 2; i++) {
+    T2iTensor *z5 = entry (s5->buffers->pdata[i], "z");
+    T2iTensor *z6 = entry (s6->buffers->pdata[i], "z");
+    g_assert_cmpmem (z5->data, z5->nbytes, want + 24 * i, 24 * sizeof (float));
+    g_assert_cmpmem (z6->data, z6->nbytes, want + 24 * i, 24 * sizeof (float));
+  }
+
   g_autoptr (RunResult) e = run_noise (5, "like=nothing");
   g_assert_nonnull (e->error);
   g_assert_nonnull (strstr (e->error, "like=nothing"));
@@ -485,7 +499,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/textsrc/file", test_textsrc_file);
   g_test_add_func ("/textsrc/text-and-errors", test_textsrc_text_and_errors);
-  g_test_add_func ("/noise/session-rng", test_noise);
+  g_test_add_func ("/noise/session-rng-and-seed", test_noise);
   g_test_add_func ("/tovideo/grid", test_tovideo_grid);
   g_test_add_func ("/tovideo/frames-and-range", test_tovideo_frames_and_range);
   g_test_add_func ("/tovideo/captions-file", test_tovideo_captions_file);
