@@ -20,6 +20,7 @@ typedef struct
   GPtrArray *own;               /* T2iParam* this element added (borrowed) */
   gboolean shared;              /* params is another element's group */
   gboolean built;
+  gboolean build_failed;        /* reported once; caps are not retried */
   gboolean registered;
   T2iSession *session;
   T2iRng init_rng;
@@ -277,8 +278,8 @@ build (T2iTransform * self, const GstStructure * in, GError ** error)
     g_autoptr (T2iSafetensors) st = t2i_safetensors_load (p->weights, error);
     gboolean ok;
     if (!st)
-      return FALSE;
-    if (klass->load_weights)
+      ok = FALSE;
+    else if (klass->load_weights)
       ok = klass->load_weights (self, st, error);
     else if (p->shared)
       ok = load_own (p, st, group, error);
@@ -306,9 +307,13 @@ t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   if (p->built)
     return TRUE;
+  /* a failed build has added parameters already: never build twice */
+  if (p->build_failed)
+    return FALSE;
   if (!build (self, gst_caps_get_structure (incaps, 0), &err)) {
     post_error (self, err);
     g_error_free (err);
+    p->build_failed = TRUE;
     return FALSE;
   }
   p->built = TRUE;
