@@ -33,6 +33,14 @@
  * A NaN or infinite loss stops the pipeline with an error naming the loss
  * entry and the step; the last checkpoint written stays as it is.
  *
+ * Samples (@samples): a second pipeline, in gst-launch syntax, run to its
+ * end right after each checkpoint is written, in the trainer's thread (so
+ * training waits for it and no parameter changes under it), with
+ * `{checkpoint}` and `{step}` replaced by the file and the step.  A
+ * generator in it loading `weights={checkpoint}` draws sample grids of a
+ * fixed set of prompts as training goes; see pipelines/lafite-train-*.t2i.
+ * The description is parsed once at start, so a typo fails at once.
+ *
  * Messages: `t2i-train` (step, epoch, phase, items-per-second, and the mean
  * of each loss entry since the last report as a double field named after
  * the entry, e.g. `loss/G`) every @report-every steps, and
@@ -90,7 +98,7 @@ struct _T2iTrainer
   /* properties */
   T2iOptimizerKind optimizer;
   gdouble lr, eps, weight_decay, momentum, clip_grad_norm, ema_decay;
-  gchar *betas, *group_settings, *ema, *checkpoint;
+  gchar *betas, *group_settings, *ema, *checkpoint, *samples;
   guint save_every, report_every;
   gboolean resume;
 
@@ -133,6 +141,7 @@ enum
   PROP_SAVE_EVERY,
   PROP_RESUME,
   PROP_REPORT_EVERY,
+  PROP_SAMPLES,
 };
 
 #define DEFAULT_OPTIMIZER T2I_OPTIMIZER_ADAM
@@ -295,6 +304,56 @@ parse_group_entry (const char *entry, GHashTable * out, GString * why)
 }
 
 /* validates the properties; posts one error line and returns FALSE */
+/* @samples with {checkpoint} and {step} replaced */
+static gchar *
+samples_description (T2iTrainer * self, const char *checkpoint, gint64 step)
+{
+  GString *d = g_string_new (self->samples);
+  g_autofree gchar *num = g_strdup_printf ("%" G_GINT64_FORMAT, step);
+  g_string_replace (d, "{checkpoint}", checkpoint, 0);
+  g_string_replace (d, "{step}", num, 0);
+  return g_string_free (d, FALSE);
+}
+
+/* parses (and with @run, plays to EOS) the samples pipeline; posts the
+ * error itself */
+static gboolean
+run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
+    gboolean run)
+{
+  g_autofree gchar *desc = samples_description (self, checkpoint, step);
+  GError *err = NULL;
+  GstElement *pipe = gst_parse_launch_full (desc, NULL,
+      GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!pipe) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("samples: %s; the property takes a pipeline in gst-launch syntax",
+            err->message), (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  gboolean ok = TRUE;
+  if (run) {
+    GstBus *bus = gst_element_get_bus (pipe);
+    gst_element_set_state (pipe, GST_STATE_PLAYING);
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gst_message_parse_error (msg, &err, NULL);
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("samples at step %" G_GINT64_FORMAT ": %s: %s", step,
+              GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message), (NULL));
+      g_error_free (err);
+      ok = FALSE;
+    }
+    gst_message_unref (msg);
+    gst_object_unref (bus);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  return ok;
+}
+
 static gboolean
 parse_settings (T2iTrainer * self)
 {
@@ -330,6 +389,16 @@ parse_settings (T2iTrainer * self)
         ("save-every=%u needs checkpoint=FILE to write to", self->save_every),
         (NULL));
     return FALSE;
+  }
+  if (self->samples && *self->samples) {
+    if (!self->checkpoint || !*self->checkpoint) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("samples needs checkpoint=FILE: it runs after each save"), (NULL));
+      return FALSE;
+    }
+    /* a typo fails now, not after the first save-every steps */
+    if (!run_samples (self, self->checkpoint, 0, FALSE))
+      return FALSE;
   }
   return TRUE;
 }
@@ -466,6 +535,8 @@ do_save (T2iTrainer * self)
       gst_message_new_element (GST_OBJECT (self),
           gst_structure_new ("t2i-checkpoint", "path", G_TYPE_STRING,
               self->checkpoint, "step", G_TYPE_INT64, self->step, NULL)));
+  if (self->samples && *self->samples)
+    return run_samples (self, self->checkpoint, self->step, TRUE);
   return TRUE;
 }
 
@@ -1027,6 +1098,10 @@ t2i_trainer_set_property (GObject * obj, guint id, const GValue * v,
     case PROP_REPORT_EVERY:
       self->report_every = g_value_get_uint (v);
       break;
+    case PROP_SAMPLES:
+      g_free (self->samples);
+      self->samples = g_value_dup_string (v);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -1080,6 +1155,9 @@ t2i_trainer_get_property (GObject * obj, guint id, GValue * v,
     case PROP_REPORT_EVERY:
       g_value_set_uint (v, self->report_every);
       break;
+    case PROP_SAMPLES:
+      g_value_set_string (v, self->samples);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -1099,6 +1177,7 @@ t2i_trainer_finalize (GObject * obj)
   g_free (self->group_settings);
   g_free (self->ema);
   g_free (self->checkpoint);
+  g_free (self->samples);
   g_clear_object (&self->session);
   G_OBJECT_CLASS (t2i_trainer_parent_class)->finalize (obj);
 }
@@ -1183,6 +1262,12 @@ t2i_trainer_class_init (T2iTrainerClass * klass)
       g_param_spec_uint ("report-every", "Report every",
           "Post a t2i-train message every N steps (0 = never)", 0, G_MAXUINT,
           DEFAULT_REPORT_EVERY, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_SAMPLES,
+      g_param_spec_string ("samples", "Samples",
+          "Pipeline (gst-launch syntax) run to its end after each "
+          "checkpoint save, with {checkpoint} and {step} replaced, e.g. a "
+          "generator drawing sample grids from weights={checkpoint}", NULL,
+          PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template (ec, &sink_template);
   gst_element_class_set_static_metadata (ec, "t2i trainer", "Sink/Trainer",

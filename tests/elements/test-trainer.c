@@ -229,6 +229,25 @@ test_messages (Fixture * f, gconstpointer data)
       f->ck);
 }
 
+/* samples=: run after each save with {checkpoint} and {step} replaced; here
+ * it copies the checkpoint just written */
+static void
+test_samples (Fixture * f, gconstpointer data)
+{
+  g_autofree char *extra = g_strdup_printf ("save-every=3 samples=\""
+      "filesrc location={checkpoint} ! filesink location=%s/copy-{step}\"",
+      f->dir);
+  g_autofree char *desc = train_pipeline (f, 7, "", extra);
+  g_assert_true (test_run_pipeline (desc, NULL, NULL, NULL));
+  const char *steps[] = { "3", "6", "7" };
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++) {
+    g_autofree char *copy = g_strdup_printf ("%s/copy-%s", f->dir, steps[i]);
+    g_autoptr (T2iSafetensors) st = t2i_safetensors_load (copy, NULL);
+    g_assert_nonnull (st);
+    g_assert_cmpstr (t2i_safetensors_get_metadata (st, "step"), ==, steps[i]);
+  }
+}
+
 static void
 test_nan (Fixture * f, gconstpointer data)
 {
@@ -274,6 +293,9 @@ test_errors (Fixture * f, gconstpointer data)
     {"", "betas=0.9", {"betas=\"0.9\""}},
     {"", "ema=nosuch", {"ema=nosuch", "toy"}},
     {"", "resume=true checkpoint=\"\"", {"resume=true", "checkpoint"}},
+    {"", "samples=\"fakesrc ! nosuchelement\"", {"samples", "nosuchelement"}},
+    {"", "checkpoint=\"\" samples=\"fakesrc ! fakesink\"",
+        {"samples", "checkpoint"}},
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *d = train_pipeline (f, 2, cases[i].loss,
@@ -422,6 +444,8 @@ main (int argc, char **argv)
       test_resume_bit_identical, fixture_teardown);
   g_test_add ("/trainer/messages", Fixture, NULL, fixture_setup,
       test_messages, fixture_teardown);
+  g_test_add ("/trainer/samples", Fixture, NULL, fixture_setup,
+      test_samples, fixture_teardown);
   g_test_add ("/trainer/nan", Fixture, NULL, fixture_setup, test_nan,
       fixture_teardown);
   g_test_add ("/trainer/errors", Fixture, NULL, fixture_setup, test_errors,
