@@ -468,7 +468,7 @@ test_pipelines (void)
     g_assert_true (g_file_test (txt, G_FILE_TEST_IS_REGULAR));
   }
 
-  /* the real command of `make demo`, when t2i-launch is built */
+  /* the same file through t2i-launch, when it is built */
   g_autofree gchar *launch = g_build_filename (g_getenv ("T2I_BUILD_DIR"),
       "tools", "t2i-launch", "t2i-launch", NULL);
   if (g_file_test (launch, G_FILE_TEST_IS_EXECUTABLE)) {
