@@ -4,16 +4,30 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 LAUNCH = $(BUILD)/tools/t2i-launch/t2i-launch
 
-.PHONY: all demo check check-asan bench docs clean
+.PHONY: all demo demo-train check check-asan bench docs clean
 
 all:
 	scripts/bootstrap $(BUILD)
 
-# Runs the main demo pipeline on embedded defaults; writes out/demo.png
-# (and the grid's captions to out/demo.txt).
+# The main demo: text to image with the small LAFITE model shipped in
+# models/ (models/README.md), for the prompts of examples/prompts.txt;
+# writes out/lafite-NNNN.png per prompt and out/lafite-grid-000.png.
 demo: all
 	mkdir -p out
-	$(LAUNCH) pipelines/demo.t2i
+	$(LAUNCH) pipelines/lafite-generate.t2i
+	@echo "demo: one image per prompt of examples/prompts.txt in out/lafite-NNNN.png;" \
+	    "all of them in out/lafite-grid-000.png (its prompts: out/lafite-grid-000.txt)"
+
+# A short language-free LAFITE training on shapes with the shipped CLIP (a
+# few minutes on 2 cores); after it the trainer draws examples/prompts.txt
+# with the new generator.
+demo-train: all
+	mkdir -p out
+	$(LAUNCH) --set clip=models/clip-shapes.safetensors --set ch=32 \
+	    --set xi=0.65 --set steps=400 --set out=out/demo-train \
+	    pipelines/lafite-train-free.t2i
+	@echo "demo-train: checkpoint out/demo-train.safetensors," \
+	    "its samples out/demo-train-samples-400.png"
 
 # Builds and runs every test.
 check: all

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+# The shipped pipelines (pipelines/*.t2i) run end to end with t2i-launch:
+# generation and evaluation on the committed models (models/), a few
+# training steps of every training pipeline (with resume), and the CLIP
+# pipelines.  Sizes are set small with --set; what each run writes is
+# checked, not its quality (bench/lafite-shapes measures that).
+#
+# usage: test-pipelines.py T2I_LAUNCH SOURCE_DIR
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+
+T2I_LAUNCH, SOURCE = [os.path.abspath(a) for a in sys.argv[1:3]]
+TMP = tempfile.mkdtemp(prefix='t2i-pipelines-test-')
+MODELS = os.path.join(SOURCE, 'models')
+CLIP = os.path.join(MODELS, 'clip-shapes.safetensors')
+
+
+def launch(pipeline, quiet=True, **sets):
+    args = [T2I_LAUNCH] + (['--quiet'] if quiet else [])
+    for k, v in sets.items():
+        args += ['--set', '%s=%s' % (k, v)]
+    args.append(os.path.join(SOURCE, 'pipelines', pipeline))
+    # the pipelines' relative defaults (models/, examples/) are relative
+    # to the source tree
+    r = subprocess.run(args, cwd=SOURCE, capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise AssertionError('%s failed (%d): %s' % (pipeline, r.returncode,
+                                                      r.stderr.strip()))
+    return r
+
+
+def metadata(path):
+    with open(path, 'rb') as f:
+        (n,) = struct.unpack('<Q', f.read(8))
+        return json.loads(f.read(n))
+
+
+def png_pixels(path):
+    """(width, height, raw scanline bytes) of an 8-bit RGB(A) PNG."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n', path
+    pos, idat, w, h = 8, b'', 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack('>I', data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b'IHDR':
+            w, h = struct.unpack('>II', body[:8])
+        elif kind == b'IDAT':
+            idat += body
+        pos += 12 + length
+    return w, h, zlib.decompress(idat)
+
+
+class Pipelines(unittest.TestCase):
+
+    def out(self, name):
+        d = os.path.join(TMP, name)
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def test_generate(self):
+        """make demo's pipeline: examples/prompts.txt on the shipped model"""
+        out = self.out('generate')
+        launch('lafite-generate.t2i', out=out)
+        with open(os.path.join(SOURCE, 'examples', 'prompts.txt')) as f:
+            prompts = [l.strip() for l in f
+                       if l.strip() and not l.startswith('#')]
+        images = sorted(p for p in os.listdir(out)
+                        if p.startswith('lafite-0') and p.endswith('.png'))
+        self.assertEqual(len(images), len(prompts))
+        w, h, first = png_pixels(os.path.join(out, images[0]))
+        self.assertEqual((w, h), (128, 128))          # 32 px, scale 4
+        _, _, second = png_pixels(os.path.join(out, images[1]))
+        self.assertNotEqual(first, second)
+        with open(os.path.join(out, 'lafite-grid-000.txt')) as f:
+            captions = [l.split('\t', 1)[1].strip() for l in f
+                        if not l.startswith('#')]
+        self.assertEqual(captions, prompts[:16])
+        # seed= and psi= change the images, the same seed repeats them
+        again = self.out('generate-again')
+        launch('lafite-generate.t2i', out=again)
+        other = self.out('generate-seed')
+        launch('lafite-generate.t2i', out=other, seed=3, psi=1)
+        self.assertEqual(png_pixels(os.path.join(again, images[0]))[2],
+                         first)
+        self.assertNotEqual(png_pixels(os.path.join(other, images[0]))[2],
+                            first)
+
+    def test_missing_model(self):
+        """a missing checkpoint is one line naming the element and property"""
+        args = [T2I_LAUNCH, '--set', 'ckpt=/nonexistent.safetensors',
+                '--set', 'out=' + self.out('missing'),
+                os.path.join(SOURCE, 'pipelines', 'lafite-generate.t2i')]
+        r = subprocess.run(args, cwd=SOURCE, capture_output=True, text=True,
+                           timeout=600)
+        self.assertEqual(r.returncode, 1)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertRegex(lines[0], r'^t2igenerator\d+: '
+                         r'weights=/nonexistent.safetensors: ')
+
+    def test_eval(self):
+        """held-out attribute accuracy of the shipped model"""
+        out = os.path.join(self.out('eval'), 'eval.json')
+        launch('lafite-eval.t2i', steps=1, out=out)
+        with open(out) as f:
+            r = json.load(f)
+        self.assertEqual(r['kind'], 'attr-acc')
+        self.assertEqual(r['n'], 100)
+        for k in ('color', 'shape', 'size', 'pos'):
+            self.assertTrue(0.0 <= r['details'][k] <= 1.0, k)
+
+    def check_train(self, pipeline, **sets):
+        run = os.path.join(self.out('train'), pipeline[:-4])
+        common = dict(steps=2, batch=8, ch=8, clip=CLIP, out=run, **sets)
+        launch(pipeline, **common)
+        self.assertEqual(metadata(run + '.safetensors')['__metadata__']
+                         ['step'], '2')
+        common.update(steps=3, resume='true')
+        launch(pipeline, **common)
+        meta = metadata(run + '.safetensors')
+        self.assertEqual(meta['__metadata__']['step'], '3')
+        self.assertTrue(any(k.startswith('ema/G.') for k in meta))
+        # the trainer's samples= drew examples/prompts.txt after each save:
+        # a 4x4 grid of 32 px images at scale 2 with 2 px padding
+        for step in (2, 3):
+            w, h, _ = png_pixels('%s-samples-%d.png' % (run, step))
+            self.assertEqual((w, h), (266, 266))
+        return run
+
+    def test_train_free(self):
+        run = self.check_train('lafite-train-free.t2i')
+        # its generator samples and evaluates with the same settings
+        out = self.out('train-free-samples')
+        launch('lafite-generate.t2i', ckpt=run + '.safetensors', ch=8,
+               clip=CLIP, out=out, text='a red circle;a blue square')
+
+    def test_train_free_ablation(self):
+        self.check_train('lafite-train-free.t2i', gamma=0, **{'lambda': 0})
+
+    def test_train_sup(self):
+        self.check_train('lafite-train-sup.t2i')
+
+    def test_train_pixels(self):
+        run = os.path.join(self.out('pixels'), 'pixels')
+        launch('lafite-train-free-pixels.t2i', steps=2, batch=8, ch=8,
+               out=run)
+        launch('lafite-generate-pixels.t2i', ckpt=run + '.safetensors',
+               ch=8, steps=1, out=run + '-samples')
+
+    def test_clip(self):
+        out = os.path.join(self.out('clip'), 'clip.safetensors')
+        vocab = os.path.join(TMP, 'clip', 'clip-vocab.txt')
+        launch('clip-pretrain.t2i', steps=2, batch=16, out=out, vocab=vocab)
+        self.assertTrue(os.path.getsize(vocab) > 0)
+        self.assertEqual(metadata(out)['__metadata__']['step'], '2')
+        r = launch('clip-eval.t2i', quiet=False, steps=1, weights=CLIP,
+                   vocab=os.path.join(MODELS, 'clip-shapes-vocab.txt'))
+        self.assertIn('r-precision', r.stdout + r.stderr)
+
+
+if __name__ == '__main__':
+    try:
+        unittest.main(argv=sys.argv[:1], verbosity=2)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
