@@ -139,9 +139,10 @@ t2i_noise_process (T2iTransform * t, GstBuffer * record, GError ** error)
 
   T2iRng *rng;
   if (self->seed >= 0) {
-    if (!self->own_ready)
+    if (!self->own_ready) {
       t2i_rng_init (&self->own, (guint64) self->seed);
-    self->own_ready = TRUE;
+      self->own_ready = TRUE;
+    }
     rng = &self->own;
   } else {
     rng = t2i_session_get_rng (t2i_transform_get_session (t));

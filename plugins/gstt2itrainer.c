@@ -303,7 +303,6 @@ parse_group_entry (const char *entry, GHashTable * out, GString * why)
   return TRUE;
 }
 
-/* validates the properties; posts one error line and returns FALSE */
 /* @samples with {checkpoint} and {step} replaced */
 static gchar *
 samples_description (T2iTrainer * self, const char *checkpoint, gint64 step)
@@ -354,6 +353,7 @@ run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
   return ok;
 }
 
+/* validates the properties; posts one error line and returns FALSE */
 static gboolean
 parse_settings (T2iTrainer * self)
 {
