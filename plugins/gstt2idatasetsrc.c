@@ -42,7 +42,10 @@
  * posts the element message `t2i-progress` {step, total} once before the
  * first record, and sets step and epoch in each record's meta.  With
  * @phases, each batch is emitted once per phase (same data, the meta phase
- * set), for alternating GAN updates; steps count batches, not records.
+ * set, and its index among the batch's records), for alternating GAN
+ * updates: a loss element computes only in its phases= and t2itrainer
+ * steps a group only on records that carry one of its losses, so D and G
+ * alternate on the same batch; steps count batches, not records.
  * When a t2itrainer resumes from a checkpoint, the records it already
  * trained on are skipped (the session's resume step), so the stream
  * continues where the checkpoint left it.
@@ -997,16 +1000,19 @@ t2i_dataset_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     meta->seed = self->eff_seed;
   }
 
-  /* one record per phase: copies (deep, so no element can change the next
-   * phase's data) until the last phase takes the batch itself */
+  /* one record per phase: copies sharing the tensors (a record's table is
+   * copy-on-write, so what an element adds to one phase's record never
+   * reaches the next) until the last phase takes the batch itself */
   if (self->phase + 1 < self->n_phases) {
-    out = gst_buffer_copy_deep (self->current);
+    out = gst_buffer_copy (self->current);
   } else {
     out = self->current;
     self->current = NULL;
   }
   meta = t2i_record_get_meta (out);
   g_strlcpy (meta->phase, self->phase_list[self->phase], sizeof (meta->phase));
+  meta->phase_index = self->phase;
+  meta->n_phases = self->n_phases;
   GST_BUFFER_OFFSET (out) = (guint64) (meta->step * self->n_phases +
       self->phase);
   GST_BUFFER_OFFSET_END (out) = GST_BUFFER_OFFSET (out) + 1;
@@ -1171,15 +1177,15 @@ t2i_dataset_src_start (GstBaseSrc * src)
   else
     self->total_steps = self->steps_per_epoch;
 
-  /* a resuming trainer already consumed this many records */
+  /* a resuming trainer already trained on this many batches (a trainer
+   * saves at the end of a step, after every phase of its batch) */
   resume =
       t2i_session_get_resume_step (t2i_source_get_session (T2I_SOURCE (self)));
-  self->step = MAX (resume, 0) / self->n_phases;
-  self->phase = (guint) (MAX (resume, 0) % self->n_phases);
+  self->step = MAX (resume, 0);
+  self->phase = 0;
   if (resume > 0)
-    GST_INFO_OBJECT (self, "resuming at step %" G_GINT64_FORMAT
-        " (phase %u) of %" G_GINT64_FORMAT, self->step, self->phase,
-        self->total_steps);
+    GST_INFO_OBJECT (self, "resuming at step %" G_GINT64_FORMAT " of %"
+        G_GINT64_FORMAT, self->step, self->total_steps);
 
   GstCaps *caps = make_caps (self);
   GST_OBJECT_LOCK (self);

@@ -18,7 +18,7 @@
  * @repeat - 1 in their meta step).
  *
  * Tensor names must be valid entry names (a letter, then letters, digits,
- * '/', '-', '_' or ':'), and a record holds at most 16 entries.
+ * '/', '-', '_' or ':').
  *
  * ## Example launch line
  * |[
@@ -210,14 +210,6 @@ load_file (T2iTensorSrc * self)
   }
   g_free (keys);
   t2i_safetensors_free (st);
-
-  if (ok && self->names->len > T2I_RECORD_MAX_ENTRIES) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("location=%s holds %u entries but a record holds at most %d; split "
-            "the file", self->location, self->names->len,
-            T2I_RECORD_MAX_ENTRIES), (NULL));
-    ok = FALSE;
-  }
 
   /* requires-grad: every name must be a floating tensor of the file */
   g_auto (GStrv) wanted = self->requires_grad ?

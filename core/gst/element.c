@@ -492,8 +492,7 @@ t2i_transform_class_init (T2iTransformClass * klass)
   g_object_class_install_property (oc, PROP_DROP,
       g_param_spec_string ("drop", "Drop",
           "Entries to remove from the record after this element, "
-          "comma-separated; 'attr/*' matches a prefix (a record holds at "
-          "most 16 entries)", NULL,
+          "comma-separated; 'attr/*' matches a prefix", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 

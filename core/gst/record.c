@@ -7,162 +7,197 @@
 
 G_DEFINE_QUARK (t2i-record-error-quark, t2i_record_error)
 
-/* ---- entry memory: a GstMemory wrapping a tensor or a string list ---- */
+/* ---- the entry table: one GstMemory per record ----
+ *
+ * The buffer's only memory is a TableMemory: an ordered array of entries
+ * and a name index.  It is never changed while shared: a writer that finds
+ * it shared (gst_memory_is_writable() is FALSE once two buffers hold it)
+ * replaces it by a copy of the table that references the same tensors. */
 
-#define T2I_ENTRY_MEMORY_TYPE "T2iEntry"
+#define T2I_TABLE_MEMORY_TYPE "T2iRecordTable"
+
+typedef struct
+{
+  gchar *name;
+  T2iTensor *tensor;            /* or */
+  gchar **strv;
+} Entry;
 
 typedef struct
 {
   GstMemory mem;
-  T2iTensor *tensor;            /* or */
-  gchar **strv;
-  gchar *blob;                  /* strings NUL-separated, what map() shows */
-} EntryMemory;
+  GPtrArray *entries;           /* Entry*, in order */
+  GHashTable *index;            /* name (owned by the entry) -> Entry* */
+} TableMemory;
 
 typedef struct
 {
   GstAllocator parent;
-} EntryAllocator;
+} TableAllocator;
 typedef struct
 {
   GstAllocatorClass parent_class;
-} EntryAllocatorClass;
+} TableAllocatorClass;
 
-static GType entry_allocator_get_type (void);
-G_DEFINE_TYPE (EntryAllocator, entry_allocator, GST_TYPE_ALLOCATOR);
+static GType table_allocator_get_type (void);
+G_DEFINE_TYPE (TableAllocator, table_allocator, GST_TYPE_ALLOCATOR);
 
-static GstAllocator *entry_allocator;
+static GstAllocator *table_allocator;
+
+static void
+entry_free (gpointer p)
+{
+  Entry *e = p;
+  g_free (e->name);
+  if (e->tensor)
+    t2i_tensor_unref (e->tensor);
+  g_strfreev (e->strv);
+  g_free (e);
+}
+
+static Entry *
+entry_new (const char *name, T2iTensor * tensor, gchar ** strv)
+{
+  Entry *e = g_new (Entry, 1);
+  e->name = g_strdup (name);
+  e->tensor = tensor;
+  e->strv = strv;
+  return e;
+}
 
 static GstMemory *
-entry_alloc (GstAllocator * a, gsize size, GstAllocationParams * params)
+table_alloc (GstAllocator * a, gsize size, GstAllocationParams * params)
 {
-  g_warning ("t2i entry memory is created by t2i_record_set_*, not allocated");
+  g_warning ("t2i record tables are created by t2i_record_new, not "
+      "allocated");
   return NULL;
 }
 
 static void
-entry_free (GstAllocator * a, GstMemory * mem)
+table_free (GstAllocator * a, GstMemory * mem)
 {
-  EntryMemory *m = (EntryMemory *) mem;
-  if (m->tensor)
-    t2i_tensor_unref (m->tensor);
-  g_strfreev (m->strv);
-  g_free (m->blob);
+  TableMemory *m = (TableMemory *) mem;
+  g_hash_table_unref (m->index);
+  g_ptr_array_unref (m->entries);
   g_free (m);
 }
 
+/* A record has no bytes of its own (its entries are tensors); mapping it
+ * shows the table pointer.  The memory still has a size: GstBuffer skips
+ * empty memories when it copies a buffer. */
 static gpointer
-entry_map (GstMemory * mem, gsize maxsize, GstMapFlags flags)
+table_map (GstMemory * mem, gsize maxsize, GstMapFlags flags)
 {
-  EntryMemory *m = (EntryMemory *) mem;
-  return m->tensor ? m->tensor->data : m->blob;
+  return &((TableMemory *) mem)->entries;
 }
 
 static void
-entry_unmap (GstMemory * mem)
+table_unmap (GstMemory * mem)
 {
 }
 
-static GstMemory *entry_memory_new_tensor (T2iTensor * t);
-static GstMemory *entry_memory_new_strings (const char *const *strv);
+static TableMemory *table_new (void);
 
-static GstMemory *
-entry_copy (GstMemory * mem, gssize offset, gssize size)
+static void
+table_append (TableMemory * m, Entry * e)
 {
-  EntryMemory *m = (EntryMemory *) mem;
-  g_return_val_if_fail (offset == 0 && (size == -1
-          || (gsize) size == mem->size), NULL);
-  if (m->tensor) {
-    T2iTensor *c = t2i_tensor_copy (m->tensor);
-    GstMemory *r = entry_memory_new_tensor (c);
-    t2i_tensor_unref (c);
-    return r;
+  g_ptr_array_add (m->entries, e);
+  g_hash_table_insert (m->index, e->name, e);
+}
+
+/* @deep copies the tensors (detached) and strings too */
+static TableMemory *
+table_copy (TableMemory * src, gboolean deep)
+{
+  TableMemory *m = table_new ();
+  for (guint i = 0; i < src->entries->len; i++) {
+    Entry *e = src->entries->pdata[i];
+    T2iTensor *t = !e->tensor ? NULL : deep ? t2i_tensor_copy (e->tensor)
+        : t2i_tensor_ref (e->tensor);
+    table_append (m, entry_new (e->name, t, g_strdupv (e->strv)));
   }
-  return entry_memory_new_strings ((const char *const *) m->strv);
+  return m;
 }
 
 static GstMemory *
-entry_share (GstMemory * mem, gssize offset, gssize size)
+table_mem_copy (GstMemory * mem, gssize offset, gssize size)
 {
-  EntryMemory *m = (EntryMemory *) mem;
-  /* a buffer copy shares the entry (and so keeps the autograd graph);
-   * sub-ranges of a tensor are not tensors */
-  if (offset != 0 || (size != -1 && (gsize) size != mem->size))
-    return NULL;
-  return m->tensor ? entry_memory_new_tensor (m->tensor)
-      : entry_memory_new_strings ((const char *const *) m->strv);
+  return GST_MEMORY_CAST (table_copy ((TableMemory *) mem, TRUE));
+}
+
+static GstMemory *
+table_mem_share (GstMemory * mem, gssize offset, gssize size)
+{
+  /* a record is shared whole, by reference (gst_buffer_copy does that);
+   * a part of a table means nothing */
+  return NULL;
 }
 
 static void
-entry_allocator_class_init (EntryAllocatorClass * klass)
+table_allocator_class_init (TableAllocatorClass * klass)
 {
-  GST_ALLOCATOR_CLASS (klass)->alloc = entry_alloc;
-  GST_ALLOCATOR_CLASS (klass)->free = entry_free;
+  GST_ALLOCATOR_CLASS (klass)->alloc = table_alloc;
+  GST_ALLOCATOR_CLASS (klass)->free = table_free;
 }
 
 static void
-entry_allocator_init (EntryAllocator * self)
+table_allocator_init (TableAllocator * self)
 {
   GstAllocator *a = GST_ALLOCATOR (self);
-  a->mem_type = T2I_ENTRY_MEMORY_TYPE;
-  a->mem_map = entry_map;
-  a->mem_unmap = entry_unmap;
-  a->mem_copy = entry_copy;
-  a->mem_share = entry_share;
+  a->mem_type = T2I_TABLE_MEMORY_TYPE;
+  a->mem_map = table_map;
+  a->mem_unmap = table_unmap;
+  a->mem_copy = table_mem_copy;
+  a->mem_share = table_mem_share;
   GST_OBJECT_FLAG_SET (self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
 }
 
 static GstAllocator *
-get_entry_allocator (void)
+get_table_allocator (void)
 {
   static gsize once = 0;
   if (g_once_init_enter (&once)) {
-    entry_allocator = g_object_new (entry_allocator_get_type (), NULL);
-    gst_object_ref_sink (entry_allocator);
-    GST_OBJECT_FLAG_SET (entry_allocator, GST_OBJECT_FLAG_MAY_BE_LEAKED);
+    table_allocator = g_object_new (table_allocator_get_type (), NULL);
+    gst_object_ref_sink (table_allocator);
+    GST_OBJECT_FLAG_SET (table_allocator, GST_OBJECT_FLAG_MAY_BE_LEAKED);
     g_once_init_leave (&once, 1);
   }
-  return entry_allocator;
+  return table_allocator;
 }
 
-static GstMemory *
-entry_memory_wrap (EntryMemory * m, gsize size)
+static TableMemory *
+table_new (void)
 {
-  gst_memory_init (GST_MEMORY_CAST (m), 0,
-      get_entry_allocator (), NULL, size, 0, 0, size);
-  return GST_MEMORY_CAST (m);
+  TableMemory *m = g_new0 (TableMemory, 1);
+  m->entries = g_ptr_array_new_with_free_func (entry_free);
+  m->index = g_hash_table_new (g_str_hash, g_str_equal);
+  gst_memory_init (GST_MEMORY_CAST (m), 0, get_table_allocator (), NULL,
+      sizeof (gpointer), 0, 0, sizeof (gpointer));
+  return m;
 }
 
-static GstMemory *
-entry_memory_new_tensor (T2iTensor * t)
+/* the record's table for reading, or NULL */
+static TableMemory *
+get_table (GstBuffer * record)
 {
-  EntryMemory *m = g_new0 (EntryMemory, 1);
-  m->tensor = t2i_tensor_ref (t);
-  return entry_memory_wrap (m, t->nbytes);
+  if (!record || gst_buffer_n_memory (record) != 1)
+    return NULL;
+  GstMemory *mem = gst_buffer_peek_memory (record, 0);
+  return mem->allocator == table_allocator ? (TableMemory *) mem : NULL;
 }
 
-static GstMemory *
-entry_memory_new_strings (const char *const *strv)
+/* the record's table for changing: its own copy when it is shared */
+static TableMemory *
+get_writable_table (GstBuffer * record)
 {
-  EntryMemory *m = g_new0 (EntryMemory, 1);
-  gsize size = 0;
-  m->strv = g_strdupv ((gchar **) strv);
-  for (guint i = 0; strv[i]; i++)
-    size += strlen (strv[i]) + 1;
-  m->blob = g_malloc (size ? size : 1);
-  gsize off = 0;
-  for (guint i = 0; strv[i]; i++) {
-    gsize l = strlen (strv[i]) + 1;
-    memcpy (m->blob + off, strv[i], l);
-    off += l;
+  TableMemory *m = get_table (record);
+  g_return_val_if_fail (m != NULL, NULL);
+  g_return_val_if_fail (gst_buffer_is_writable (record), NULL);
+  if (!gst_memory_is_writable (GST_MEMORY_CAST (m))) {
+    m = table_copy (m, FALSE);
+    gst_buffer_replace_memory (record, 0, GST_MEMORY_CAST (m));
   }
-  return entry_memory_wrap (m, size);
-}
-
-static gboolean
-is_entry_memory (GstMemory * mem)
-{
-  return mem && mem->allocator == entry_allocator;
+  return m;
 }
 
 /* ---- meta ---- */
@@ -183,20 +218,12 @@ static gboolean
 meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 {
   T2iRecordMeta *m = (T2iRecordMeta *) meta;
-  m->n_entries = 0;
-  memset (m->names, 0, sizeof (m->names));
   m->step = m->epoch = 0;
   m->phase[0] = 0;
+  m->phase_index = 0;
+  m->n_phases = 1;
   m->seed = 0;
   return TRUE;
-}
-
-static void
-meta_free (GstMeta * meta, GstBuffer * buffer)
-{
-  T2iRecordMeta *m = (T2iRecordMeta *) meta;
-  for (guint i = 0; i < m->n_entries; i++)
-    g_free (m->names[i]);
 }
 
 static gboolean
@@ -211,14 +238,11 @@ meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer,
   if (!d)
     d = (T2iRecordMeta *) gst_buffer_add_meta (dest, t2i_record_meta_get_info (),
         NULL);
-  for (guint i = 0; i < d->n_entries; i++)
-    g_free (d->names[i]);
-  d->n_entries = src->n_entries;
-  for (guint i = 0; i < src->n_entries; i++)
-    d->names[i] = g_strdup (src->names[i]);
   d->step = src->step;
   d->epoch = src->epoch;
   memcpy (d->phase, src->phase, sizeof (d->phase));
+  d->phase_index = src->phase_index;
+  d->n_phases = src->n_phases;
   d->seed = src->seed;
   return TRUE;
 }
@@ -229,7 +253,7 @@ t2i_record_meta_get_info (void)
   static const GstMetaInfo *info = NULL;
   if (g_once_init_enter ((GstMetaInfo **) & info)) {
     const GstMetaInfo *i = gst_meta_register (t2i_record_meta_api_get_type (),
-        "T2iRecordMeta", sizeof (T2iRecordMeta), meta_init, meta_free,
+        "T2iRecordMeta", sizeof (T2iRecordMeta), meta_init, NULL,
         meta_transform);
     g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) i);
   }
@@ -242,6 +266,7 @@ GstBuffer *
 t2i_record_new (void)
 {
   GstBuffer *b = gst_buffer_new ();
+  gst_buffer_append_memory (b, GST_MEMORY_CAST (table_new ()));
   gst_buffer_add_meta (b, t2i_record_meta_get_info (), NULL);
   return b;
 }
@@ -256,7 +281,14 @@ t2i_record_get_meta (GstBuffer * record)
 gboolean
 t2i_record_is_record (GstBuffer * buffer)
 {
-  return t2i_record_get_meta (buffer) != NULL;
+  return t2i_record_get_meta (buffer) != NULL && get_table (buffer) != NULL;
+}
+
+gboolean
+t2i_record_ends_step (GstBuffer * record)
+{
+  T2iRecordMeta *m = t2i_record_get_meta (record);
+  return !m || m->phase_index + 1 >= m->n_phases;
 }
 
 gboolean
@@ -270,44 +302,34 @@ t2i_record_name_is_valid (const char *name)
   return TRUE;
 }
 
-static gint
-find_entry (T2iRecordMeta * m, const char *name)
-{
-  for (guint i = 0; i < m->n_entries; i++)
-    if (strcmp (m->names[i], name) == 0)
-      return (gint) i;
-  return -1;
-}
-
+/* takes @tensor and @strv */
 static gboolean
-set_memory (GstBuffer * record, const char *name, GstMemory * mem,
-    GError ** error)
+set_entry (GstBuffer * record, const char *name, T2iTensor * tensor,
+    gchar ** strv, GError ** error)
 {
-  T2iRecordMeta *m = t2i_record_get_meta (record);
-  g_return_val_if_fail (m != NULL, FALSE);
-  g_return_val_if_fail (gst_buffer_is_writable (record), FALSE);
   if (!t2i_record_name_is_valid (name)) {
     g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_BAD_NAME,
         "invalid entry name '%s' (use a letter, then letters, digits, '/', "
         "'-', '_' or ':')", name ? name : "(null)");
-    gst_memory_unref (mem);
+    g_clear_pointer (&tensor, t2i_tensor_unref);
+    g_strfreev (strv);
     return FALSE;
   }
-  gint i = find_entry (m, name);
-  if (i >= 0) {
-    gst_buffer_replace_memory (record, (guint) i, mem);
+  TableMemory *m = get_writable_table (record);
+  if (!m) {
+    g_clear_pointer (&tensor, t2i_tensor_unref);
+    g_strfreev (strv);
+    return FALSE;
+  }
+  Entry *e = g_hash_table_lookup (m->index, name);
+  if (e) {
+    g_clear_pointer (&e->tensor, t2i_tensor_unref);
+    g_strfreev (e->strv);
+    e->tensor = tensor;
+    e->strv = strv;
     return TRUE;
   }
-  if (m->n_entries >= T2I_RECORD_MAX_ENTRIES) {
-    g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_TOO_MANY,
-        "cannot add entry '%s': a record holds at most %d entries; drop "
-        "entries you no longer need (e.g. with keep= on the element)",
-        name, T2I_RECORD_MAX_ENTRIES);
-    gst_memory_unref (mem);
-    return FALSE;
-  }
-  m->names[m->n_entries++] = g_strdup (name);
-  gst_buffer_append_memory (record, mem);
+  table_append (m, entry_new (name, tensor, strv));
   return TRUE;
 }
 
@@ -316,7 +338,7 @@ t2i_record_set_tensor (GstBuffer * record, const char *name,
     T2iTensor * tensor, GError ** error)
 {
   g_return_val_if_fail (tensor != NULL, FALSE);
-  return set_memory (record, name, entry_memory_new_tensor (tensor), error);
+  return set_entry (record, name, t2i_tensor_ref (tensor), NULL, error);
 }
 
 gboolean
@@ -324,98 +346,163 @@ t2i_record_set_strings (GstBuffer * record, const char *name,
     const char *const *strv, GError ** error)
 {
   g_return_val_if_fail (strv != NULL, FALSE);
-  return set_memory (record, name, entry_memory_new_strings (strv), error);
+  return set_entry (record, name, NULL, g_strdupv ((gchar **) strv), error);
 }
 
 gboolean
 t2i_record_remove (GstBuffer * record, const char *name)
 {
-  T2iRecordMeta *m = t2i_record_get_meta (record);
-  gint i = m ? find_entry (m, name) : -1;
-  if (i < 0)
+  TableMemory *m = get_table (record);
+  if (!m || !name || !g_hash_table_contains (m->index, name))
     return FALSE;
-  gst_buffer_remove_memory (record, (guint) i);
-  g_free (m->names[i]);
-  for (guint k = (guint) i; k + 1 < m->n_entries; k++)
-    m->names[k] = m->names[k + 1];
-  m->n_entries--;
+  m = get_writable_table (record);
+  Entry *e = g_hash_table_lookup (m->index, name);
+  g_hash_table_remove (m->index, name);
+  g_ptr_array_remove (m->entries, e);
   return TRUE;
+}
+
+static Entry *
+get_entry (GstBuffer * record, const char *name)
+{
+  TableMemory *m = get_table (record);
+  return m && name ? g_hash_table_lookup (m->index, name) : NULL;
 }
 
 gboolean
 t2i_record_has (GstBuffer * record, const char *name)
 {
-  T2iRecordMeta *m = t2i_record_get_meta (record);
-  return m && find_entry (m, name) >= 0;
+  return get_entry (record, name) != NULL;
 }
 
 guint
 t2i_record_n_entries (GstBuffer * record)
 {
-  T2iRecordMeta *m = t2i_record_get_meta (record);
-  return m ? m->n_entries : 0;
+  TableMemory *m = get_table (record);
+  return m ? m->entries->len : 0;
+}
+
+static Entry *
+nth_entry (GstBuffer * record, guint index)
+{
+  TableMemory *m = get_table (record);
+  return m && index < m->entries->len ? m->entries->pdata[index] : NULL;
 }
 
 const char *
 t2i_record_entry_name (GstBuffer * record, guint index)
 {
-  T2iRecordMeta *m = t2i_record_get_meta (record);
-  return m && index < m->n_entries ? m->names[index] : NULL;
-}
-
-static EntryMemory *
-get_entry (GstBuffer * record, const char *name)
-{
-  T2iRecordMeta *m = t2i_record_get_meta (record);
-  gint i = m ? find_entry (m, name) : -1;
-  if (i < 0 || (guint) i >= gst_buffer_n_memory (record))
-    return NULL;
-  GstMemory *mem = gst_buffer_peek_memory (record, (guint) i);
-  return is_entry_memory (mem) ? (EntryMemory *) mem : NULL;
+  Entry *e = nth_entry (record, index);
+  return e ? e->name : NULL;
 }
 
 T2iTensor *
 t2i_record_get_tensor (GstBuffer * record, const char *name)
 {
-  EntryMemory *e = get_entry (record, name);
+  Entry *e = get_entry (record, name);
   return e ? e->tensor : NULL;
 }
 
 const char *const *
 t2i_record_get_strings (GstBuffer * record, const char *name)
 {
-  EntryMemory *e = get_entry (record, name);
+  Entry *e = get_entry (record, name);
   return e ? (const char *const *) e->strv : NULL;
 }
 
+/* ---- descriptions ----
+ * Entries are listed in order; a family of more than FAMILY_MIN entries
+ * sharing a prefix up to its last '/' is listed once, where its first
+ * member stands, as "prefix/... (n entries)". */
+
+#define FAMILY_MIN 8
+
+typedef struct
+{
+  gchar *name;
+  gchar *what;                  /* "f32[8,3,32,32]" */
+} Described;
+
 static void
-describe_one (GString * s, const char *name, const char *dtype, gint ndim,
+described_clear (gpointer p)
+{
+  Described *d = p;
+  g_free (d->name);
+  g_free (d->what);
+}
+
+static void
+describe_add (GArray * list, const char *name, const char *dtype, gint ndim,
     const gint64 * shape)
 {
   g_autofree char *sh = t2i_shape_to_string (ndim, shape);
-  if (s->len)
-    g_string_append (s, ", ");
-  g_string_append_printf (s, "%s %s%s", name, dtype, sh);
+  Described d = { g_strdup (name), g_strconcat (dtype, sh, NULL) };
+  g_array_append_val (list, d);
 }
 
-char *
-t2i_record_describe (GstBuffer * record)
+static gsize
+family_len (const char *name)
+{
+  const char *slash = strrchr (name, '/');
+  return slash ? (gsize) (slash - name) + 1 : 0;
+}
+
+static char *
+describe_list (GArray * list)
 {
   GString *s = g_string_new (NULL);
-  for (guint i = 0; i < t2i_record_n_entries (record); i++) {
-    const char *name = t2i_record_entry_name (record, i);
-    EntryMemory *e = get_entry (record, name);
-    if (e && e->tensor) {
-      describe_one (s, name, t2i_dtype_name (e->tensor->dtype),
-          e->tensor->ndim, e->tensor->shape);
-    } else if (e) {
-      gint64 n = g_strv_length (e->strv);
-      describe_one (s, name, "str", 1, &n);
+  g_autoptr (GHashTable) count = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) shown = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < list->len; i++) {
+    const char *n = g_array_index (list, Described, i).name;
+    gsize l = family_len (n);
+    if (l) {
+      char *f = g_strndup (n, l);
+      g_hash_table_insert (count, f,
+          GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (count,
+                      f)) + 1));
+    }
+  }
+  for (guint i = 0; i < list->len; i++) {
+    Described *d = &g_array_index (list, Described, i);
+    gsize l = family_len (d->name);
+    g_autofree char *f = l ? g_strndup (d->name, l) : NULL;
+    guint n = f ? GPOINTER_TO_UINT (g_hash_table_lookup (count, f)) : 0;
+    if (n > FAMILY_MIN && g_hash_table_contains (shown, f))
+      continue;
+    if (s->len)
+      g_string_append (s, ", ");
+    if (n > FAMILY_MIN) {
+      g_hash_table_add (shown, g_steal_pointer (&f));
+      g_string_append_printf (s, "%.*s... (%u entries)", (int) l, d->name, n);
+    } else {
+      g_string_append_printf (s, "%s %s", d->name, d->what);
     }
   }
   if (!s->len)
     g_string_append (s, "no entries");
   return g_string_free (s, FALSE);
+}
+
+char *
+t2i_record_describe (GstBuffer * record)
+{
+  g_autoptr (GArray) list = g_array_new (FALSE, FALSE, sizeof (Described));
+  g_array_set_clear_func (list, described_clear);
+  for (guint i = 0; i < t2i_record_n_entries (record); i++) {
+    Entry *e = nth_entry (record, i);
+    if (e->tensor) {
+      describe_add (list, e->name, t2i_dtype_name (e->tensor->dtype),
+          e->tensor->ndim, e->tensor->shape);
+    } else {
+      gint64 n = g_strv_length (e->strv);
+      describe_add (list, e->name, "str", 1, &n);
+    }
+  }
+  return describe_list (list);
 }
 
 /* ---- caps ---- */
@@ -520,21 +607,20 @@ t2i_caps_get_entry (const GstStructure * s, const char *name,
 char *
 t2i_caps_describe (const GstStructure * s)
 {
-  GString *str = g_string_new (NULL);
-  const GValue *list = gst_structure_get_value (s, "entries");
-  if (list && GST_VALUE_HOLDS_ARRAY (list)) {
-    for (guint i = 0; i < gst_value_array_get_size (list); i++) {
-      const char *name = g_value_get_string (gst_value_array_get_value (list, i));
-      const char *dt;
-      gint nd;
-      gint64 sh[T2I_MAX_DIMS];
-      if (name && t2i_caps_get_entry (s, name, &dt, &nd, sh))
-        describe_one (str, name, dt, nd, sh);
-    }
+  g_autoptr (GArray) list = g_array_new (FALSE, FALSE, sizeof (Described));
+  g_array_set_clear_func (list, described_clear);
+  const GValue *names = gst_structure_get_value (s, "entries");
+  for (guint i = 0; names && GST_VALUE_HOLDS_ARRAY (names)
+      && i < gst_value_array_get_size (names); i++) {
+    const char *name = g_value_get_string (gst_value_array_get_value (names,
+            i));
+    const char *dt;
+    gint nd;
+    gint64 sh[T2I_MAX_DIMS];
+    if (name && t2i_caps_get_entry (s, name, &dt, &nd, sh))
+      describe_add (list, name, dt, nd, sh);
   }
-  if (!str->len)
-    g_string_append (str, "no entries");
-  return g_string_free (str, FALSE);
+  return describe_list (list);
 }
 
 GstCaps *
@@ -543,14 +629,13 @@ t2i_record_caps_from_record (GstBuffer * record)
   GstCaps *caps = t2i_record_caps_new_any ();
   GstStructure *s = gst_caps_get_structure (caps, 0);
   for (guint i = 0; i < t2i_record_n_entries (record); i++) {
-    const char *name = t2i_record_entry_name (record, i);
-    EntryMemory *e = get_entry (record, name);
-    if (e && e->tensor) {
-      t2i_caps_set_entry (s, name, t2i_dtype_name (e->tensor->dtype),
+    Entry *e = nth_entry (record, i);
+    if (e->tensor) {
+      t2i_caps_set_entry (s, e->name, t2i_dtype_name (e->tensor->dtype),
           e->tensor->ndim, e->tensor->shape);
-    } else if (e) {
+    } else {
       gint64 n = g_strv_length (e->strv);
-      t2i_caps_set_entry (s, name, "str", 1, &n);
+      t2i_caps_set_entry (s, e->name, "str", 1, &n);
     }
   }
   return caps;

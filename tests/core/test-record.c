@@ -44,23 +44,82 @@ test_entries (void)
   gst_buffer_unref (r);
 }
 
+/* no limit on entries: 300 in one record, found by name, in order */
 static void
-test_limit (void)
+test_many (void)
 {
   GstBuffer *r = t2i_record_new ();
-  T2iTensor *t = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (1));
+  T2iTensor *t[300];
   GError *err = NULL;
-  for (gint i = 0; i < T2I_RECORD_MAX_ENTRIES; i++) {
-    g_autofree char *name = g_strdup_printf ("e%d", i);
-    g_assert_true (t2i_record_set_tensor (r, name, t, &err));
+  for (gint i = 0; i < 300; i++) {
+    g_autofree char *name = g_strdup_printf ("vgg/real/e%03d", i);
+    t[i] = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (1, i + 1));
+    g_assert_true (t2i_record_set_tensor (r, name, t[i], &err));
   }
-  g_assert_false (t2i_record_set_tensor (r, "one-more", t, &err));
-  g_assert_error (err, T2I_RECORD_ERROR, T2I_RECORD_ERROR_TOO_MANY);
-  g_assert_nonnull (strstr (err->message, "one-more"));
-  g_assert_nonnull (strstr (err->message, "at most 16"));
-  g_error_free (err);
-  t2i_tensor_unref (t);
+  g_assert_cmpuint (t2i_record_n_entries (r), ==, 300);
+  g_assert_cmpuint (gst_buffer_n_memory (r), ==, 1);
+  for (gint i = 0; i < 300; i++) {
+    g_autofree char *name = g_strdup_printf ("vgg/real/e%03d", i);
+    g_assert_cmpstr (t2i_record_entry_name (r, (guint) i), ==, name);
+    g_assert_true (t2i_record_get_tensor (r, name) == t[i]);
+  }
+  /* a family is described once */
+  const char *caption[] = { "x", NULL };
+  t2i_record_set_strings (r, "caption", caption, NULL);
+  g_autofree char *d = t2i_record_describe (r);
+  g_assert_cmpstr (d, ==, "vgg/real/... (300 entries), caption str[1]");
+  GstCaps *caps = t2i_record_caps_from_record (r);
+  g_autofree char *cd = t2i_caps_describe (gst_caps_get_structure (caps, 0));
+  g_assert_cmpstr (cd, ==, d);
+  gst_caps_unref (caps);
+
+  g_assert_true (t2i_record_remove (r, "vgg/real/e150"));
+  g_assert_cmpstr (t2i_record_entry_name (r, 150), ==, "vgg/real/e151");
+  g_assert_null (t2i_record_get_tensor (r, "vgg/real/e150"));
+  for (gint i = 0; i < 300; i++)
+    t2i_tensor_unref (t[i]);
   gst_buffer_unref (r);
+}
+
+/* a shallow copy shares the table until one side changes it; a deep copy
+ * copies tensors; the meta travels with both */
+static void
+test_copy_on_write (void)
+{
+  GstBuffer *r = t2i_record_new ();
+  T2iTensor *a = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (2));
+  T2iTensor *b = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (3));
+  t2i_record_set_tensor (r, "a", a, NULL);
+  t2i_record_get_meta (r)->step = 7;
+  t2i_record_get_meta (r)->n_phases = 2;
+
+  GstBuffer *c = gst_buffer_copy (r);
+  g_assert_true (gst_buffer_peek_memory (c, 0) ==
+      gst_buffer_peek_memory (r, 0));
+  g_assert_true (t2i_record_set_tensor (c, "b", b, NULL));
+  g_assert_false (t2i_record_has (r, "b"));
+  g_assert_true (t2i_record_get_tensor (c, "a") == a);
+  g_assert_cmpint (t2i_record_get_meta (c)->step, ==, 7);
+  g_assert_false (t2i_record_ends_step (c));
+  t2i_record_get_meta (c)->phase_index = 1;
+  g_assert_true (t2i_record_ends_step (c));
+
+  /* the other side changes too, independently */
+  g_assert_true (t2i_record_remove (r, "a"));
+  g_assert_true (t2i_record_get_tensor (c, "a") == a);
+
+  GstBuffer *d = gst_buffer_copy_deep (c);
+  T2iTensor *da = t2i_record_get_tensor (d, "a");
+  g_assert_nonnull (da);
+  g_assert_true (da != a);
+  g_assert_cmpint (da->numel, ==, 2);
+  g_assert_cmpstr (t2i_record_entry_name (d, 1), ==, "b");
+
+  gst_buffer_unref (d);
+  gst_buffer_unref (c);
+  gst_buffer_unref (r);
+  t2i_tensor_unref (a);
+  t2i_tensor_unref (b);
 }
 
 static void
@@ -115,7 +174,8 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/record/entries", test_entries);
-  g_test_add_func ("/record/limit", test_limit);
+  g_test_add_func ("/record/many", test_many);
+  g_test_add_func ("/record/copy-on-write", test_copy_on_write);
   g_test_add_func ("/record/caps", test_caps);
   return g_test_run ();
 }

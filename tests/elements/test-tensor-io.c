@@ -84,6 +84,42 @@ test_round_trip_pattern (Fixture * f, gconstpointer data)
   g_assert_false (g_file_test (p3, G_FILE_TEST_EXISTS));
 }
 
+/* a record has no entry limit: 300 tensors pass unchanged, in order */
+static void
+test_many_entries (Fixture * f, gconstpointer data)
+{
+  const gint n = 300;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) tensors =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) t2i_tensor_unref);
+  for (gint i = 0; i < n; i++) {
+    float v[2] = { (float) i, (float) -i };
+    g_ptr_array_add (names, g_strdup_printf ("vgg/real/t%03d", i));
+    g_ptr_array_add (tensors, t2i_tensor_from_data (T2I_F32, T2I_SHAPE (1,
+                2), v));
+  }
+  g_ptr_array_add (names, NULL);
+  g_autofree char *in = g_build_filename (f->dir, "many.safetensors", NULL);
+  g_autofree char *out = g_build_filename (f->dir, "many-out.safetensors",
+      NULL);
+  g_assert_true (t2i_safetensors_save (in, (const char *const *)
+          names->pdata, (T2iTensor **) tensors->pdata, (gsize) n, NULL, NULL));
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s ! "
+      "t2itensorsink location=%s", in, out);
+  g_autofree char *err = NULL;
+  g_assert_true (test_run_pipeline (desc, &err, NULL, NULL));
+
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (out, NULL);
+  g_assert_nonnull (st);
+  const char *const *got = t2i_safetensors_names (st);
+  g_assert_cmpuint (g_strv_length ((gchar **) got), ==, (guint) n);
+  for (gint i = 0; i < n; i++) {
+    g_assert_cmpstr (got[i], ==, names->pdata[i]);
+    g_autoptr (T2iTensor) t = t2i_safetensors_get (st, got[i]);
+    assert_same_tensor (t, tensors->pdata[i]);
+  }
+}
+
 static void
 test_overwrite (Fixture * f, gconstpointer data)
 {
@@ -199,6 +235,8 @@ main (int argc, char **argv)
   test_elements_register ();
   g_test_add ("/tensor-io/round-trip-pattern", Fixture, NULL, fixture_setup,
       test_round_trip_pattern, fixture_teardown);
+  g_test_add ("/tensor-io/many-entries", Fixture, NULL, fixture_setup,
+      test_many_entries, fixture_teardown);
   g_test_add ("/tensor-io/overwrite", Fixture, NULL, fixture_setup,
       test_overwrite, fixture_teardown);
   g_test_add ("/tensor-io/grads-of", Fixture, NULL, fixture_setup,

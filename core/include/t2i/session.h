@@ -33,11 +33,11 @@ gboolean t2i_session_is_training (T2iSession * self);
 void t2i_session_set_training (T2iSession * self, gboolean training);
 /* the session RNG (elements that need noise draw from it in stream order) */
 T2iRng *t2i_session_get_rng (T2iSession * self);
-/* Records already trained when a t2itrainer resumes from a checkpoint (0
- * otherwise; with phases=D,G each phase's record counts).  The trainer
- * sets it when it starts (READY->PAUSED runs sinks first); sources read it
- * in their start() and skip that many records, so a resumed run continues
- * the stream where the checkpoint left it. */
+/* Steps (batches) already trained when a t2itrainer resumes from a
+ * checkpoint (0 otherwise; with phases=D,G a step is the batch's D and G
+ * records).  The trainer sets it when it starts (READY->PAUSED runs sinks
+ * first); sources read it in their start() and skip that many batches, so
+ * a resumed run continues the stream where the checkpoint left it. */
 gint64 t2i_session_get_resume_step (T2iSession * self);
 void t2i_session_set_resume_step (T2iSession * self, gint64 step);
 
