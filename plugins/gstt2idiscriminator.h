@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 
 #define T2I_TYPE_DISCRIMINATOR (t2i_discriminator_get_type ())
 G_DECLARE_FINAL_TYPE (T2iDiscriminator, t2i_discriminator, T2I, DISCRIMINATOR,
-    T2iTransform)
+    T2iNetwork)
 
 GST_ELEMENT_REGISTER_DECLARE (t2idiscriminator);
 

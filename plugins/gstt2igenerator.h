@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 
 #define T2I_TYPE_GENERATOR (t2i_generator_get_type ())
 G_DECLARE_FINAL_TYPE (T2iGenerator, t2i_generator, T2I, GENERATOR,
-    T2iTransform)
+    T2iNetwork)
 
 GST_ELEMENT_REGISTER_DECLARE (t2igenerator);
 

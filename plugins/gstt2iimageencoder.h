@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 
 #define T2I_TYPE_IMAGE_ENCODER (t2i_image_encoder_get_type ())
 G_DECLARE_FINAL_TYPE (T2iImageEncoder, t2i_image_encoder, T2I, IMAGE_ENCODER,
-    T2iTransform)
+    T2iNetwork)
 
 GST_ELEMENT_REGISTER_DECLARE (t2iimageencoder);
 

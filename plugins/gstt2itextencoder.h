@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 
 #define T2I_TYPE_TEXT_ENCODER (t2i_text_encoder_get_type ())
 G_DECLARE_FINAL_TYPE (T2iTextEncoder, t2i_text_encoder, T2I, TEXT_ENCODER,
-    T2iTransform)
+    T2iNetwork)
 
 GST_ELEMENT_REGISTER_DECLARE (t2itextencoder);
 

@@ -16,7 +16,13 @@
  * Groups are looked up by name in the pipeline's session, where elements
  * register them; the trainer marks the session as training, so elements
  * record autograd graphs.  Steps and epochs are set at the source: the
- * trainer trains on every record it receives, one step per record.
+ * trainer trains on every record it receives.  A step is a batch: with
+ * t2idatasetsrc phases=D,G each batch comes as a D record and a G record,
+ * the losses compute only in their phases= and a group steps only on a
+ * record that carries one of its losses, so D and G alternate (ICSD's
+ * Algorithm 1: the D groups step on the D record, G on a fresh forward
+ * against the updated discriminators); the step count, the moving
+ * averages, reports and checkpoints advance at the end of the batch.
  *
  * Checkpoint (@checkpoint): one safetensors file with every registered
  * group's parameters under their full names (`G.fc.weight`), the optimizer
@@ -467,6 +473,17 @@ put (GHashTable * meta, const char *key, char *value)
   g_hash_table_insert (meta, g_strdup (key), value);
 }
 
+/* "model/<name>": the networks built into @group, so that weights= alone
+ * rebuilds them (t2i/arch.h) */
+static void
+describe_models (GHashTable * meta, const char *name, T2iParamGroup * group)
+{
+  char *json = group ? t2i_param_group_models_json (group) : NULL;
+  if (json)
+    g_hash_table_insert (meta, g_strconcat (T2I_MODEL_METADATA_PREFIX, name,
+            NULL), json);
+}
+
 static gboolean
 save_checkpoint (T2iTrainer * self, GError ** error)
 {
@@ -479,8 +496,10 @@ save_checkpoint (T2iTrainer * self, GError ** error)
 
   for (guint i = 0; groups[i]; i++) {
     T2iParamGroup *g = t2i_session_lookup_group (self->session, groups[i]);
-    if (g)
+    if (g) {
       t2i_param_group_collect (g, NULL, names, tensors);
+      describe_models (meta, groups[i], g);
+    }
   }
   for (guint i = 0; i < self->slots->len; i++) {
     Slot *s = self->slots->pdata[i];
@@ -490,6 +509,9 @@ save_checkpoint (T2iTrainer * self, GError ** error)
   if (self->ema_state) {
     T2iParamGroup *shadow = t2i_ema_get_group (self->ema_state);
     t2i_param_group_collect (shadow, NULL, names, tensors);
+    /* the average is the same network as the group it follows */
+    describe_models (meta, t2i_param_group_get_name (shadow),
+        t2i_session_lookup_group (self->session, self->ema));
     g_autofree char *key = g_strdup_printf ("%s/updates",
         t2i_param_group_get_name (shadow));
     put (meta, key, g_strdup_printf ("%" G_GUINT64_FORMAT,
@@ -894,8 +916,6 @@ train_step (T2iTrainer * self, GstBuffer * rec)
     t2i_optimizer_step (slot->opt);
     t2i_optimizer_zero_grad (slot->opt);
   }
-  if (self->ema_state)
-    t2i_ema_update (self->ema_state);
   return TRUE;
 }
 
@@ -935,7 +955,12 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
     self->failed = TRUE;
     return GST_FLOW_ERROR;
   }
+  /* a step is a batch: with phases, its last record ends it */
+  if (!t2i_record_ends_step (rec))
+    return GST_FLOW_OK;
 
+  if (self->ema_state)
+    t2i_ema_update (self->ema_state);
   for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
     T2iTensor *t = t2i_record_get_tensor (rec,
         t2i_record_entry_name (rec, i));

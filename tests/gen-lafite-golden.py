@@ -338,7 +338,7 @@ def loss_cases(t):
         "cond-official": ("kind=lafite-cond official-exp=true",
                           contrastive(rfs, h, TAU, True)),
         "cong": ("kind=lafite-cong", contrastive(ff, h, TAU, False)),
-        "d": ("kind=lafite-d gamma=10 every=0",
+        "d": ("kind=lafite-d gamma=10 r1-every=0",
               gan_d(r, f) + 10 * contrastive(rfs, h, TAU, False)),
         "g": ("kind=lafite-g gamma=10 lambda=10",
               gan_g(f) + 10 * contrastive(ffs, h, TAU, False)
@@ -449,7 +449,7 @@ def main():
                      ("grad/z", gz), ("grad/h", gh)):
             no[f"{mode}/{k}"] = v.detach()
 
-    # kind=lafite-d gamma=10 (every=16: R1 at step 0, scaled by 16)
+    # kind=lafite-d gamma=10 (r1-every=16: R1 at step 0, scaled by 16)
     dleaves = {k: v.clone().requires_grad_(True) for k, v in dp.items()}
     img = ni["image"].double().requires_grad_(True)
     fake = ni["fake"].double().requires_grad_(True)

@@ -108,25 +108,40 @@ set_own_trainable (T2iTransformPrivate * p, gboolean trainable)
  * file holds the other elements' parameters under the same prefix too */
 static gboolean
 load_own (T2iTransformPrivate * p, T2iSafetensors * st, const char *group,
-    GError ** error)
+    const char *prefix, gboolean strict, GError ** error)
 {
   g_autoptr (T2iParamGroup) view = t2i_param_group_new (group);
   g_autoptr (GString) missing = g_string_new (NULL);
+  g_autofree char *pre = prefix ? g_strdup (prefix)
+      : g_strconcat (group, ".", NULL);
 
   for (guint i = 0; i < p->own->len; i++) {
     T2iParam *param = g_ptr_array_index (p->own, i);
+    g_autofree char *name = g_strconcat (pre, param->local_name, NULL);
     t2i_param_group_add (view, param->local_name, param->value,
         param->trainable);
-    if (!t2i_safetensors_has (st, param->name))
+    if (strict && !t2i_safetensors_has (st, name))
       g_string_append_printf (missing, "%s%s", missing->len ? ", " : "",
-          param->name);
+          name);
   }
   if (missing->len) {
     g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISSING,
         "%s: missing: %s", t2i_safetensors_get_path (st), missing->str);
     return FALSE;
   }
-  return t2i_param_group_load (view, st, NULL, FALSE, error);
+  return t2i_param_group_load (view, st, pre, FALSE, error);
+}
+
+gboolean
+t2i_transform_load_params (T2iTransform * self, T2iSafetensors * st,
+    const char *prefix, gboolean strict, GError ** error)
+{
+  T2iTransformPrivate *p = PRIV (self);
+  const char *group = t2i_transform_get_group_name (self);
+  if (p->shared)
+    return load_own (p, st, group, prefix, strict, error);
+  return t2i_param_group_load (t2i_transform_get_params (self), st, prefix,
+      strict, error);
 }
 
 T2iSession *
@@ -203,8 +218,12 @@ t2i_transform_transform_caps (GstBaseTransform * trans,
   T2iTransformPrivate *p = PRIV (self);
   GstCaps *res;
 
-  if (direction == GST_PAD_SRC) {
-    res = t2i_record_caps_new_any ();
+  /* in NULL (gst_parse_launch linking) the element may not know its
+   * model yet (weights= is read in NULL->READY, and may not exist before
+   * a trainer writes it): the entries are checked when the caps arrive */
+  if (direction == GST_PAD_SRC || GST_STATE (self) == GST_STATE_NULL) {
+    res = direction == GST_PAD_SRC ? t2i_record_caps_new_any ()
+        : gst_caps_ref (caps);
   } else {
     res = gst_caps_new_empty ();
     for (guint i = 0; i < gst_caps_get_size (caps); i++) {
@@ -281,10 +300,8 @@ build (T2iTransform * self, const GstStructure * in, GError ** error)
       ok = FALSE;
     else if (klass->load_weights)
       ok = klass->load_weights (self, st, error);
-    else if (p->shared)
-      ok = load_own (p, st, group, error);
     else
-      ok = t2i_param_group_load (p->params, st, NULL, TRUE, error);
+      ok = t2i_transform_load_params (self, st, NULL, TRUE, error);
     if (!ok) {
       g_prefix_error (error, "weights=%s: ", p->weights);
       return FALSE;
@@ -516,6 +533,10 @@ typedef struct
   gchar *output;
   gchar *update;
   gdouble weight;
+  gchar **phases;               /* NULL: every record */
+  guint every;
+  gint64 start;
+  gint64 until;                 /* -1: no end */
   gchar *entry;                 /* "loss/<output>" */
 } T2iLossPrivate;
 
@@ -525,6 +546,10 @@ enum
   LPROP_OUTPUT,
   LPROP_UPDATE,
   LPROP_WEIGHT,
+  LPROP_PHASES,
+  LPROP_EVERY,
+  LPROP_START,
+  LPROP_UNTIL,
 };
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (T2iLoss, t2i_loss, T2I_TYPE_TRANSFORM);
@@ -544,6 +569,37 @@ const char *
 t2i_loss_get_update (T2iLoss * self)
 {
   return LPRIV (self)->update;
+}
+
+guint
+t2i_loss_get_every (T2iLoss * self)
+{
+  return LPRIV (self)->every;
+}
+
+/* whether the loss runs on @record: its phase is one of phases=, and its
+ * step is start, start + every, ... before until */
+static gboolean
+loss_due (T2iLoss * self, GstBuffer * record, GError ** error)
+{
+  T2iLossPrivate *p = LPRIV (self);
+  T2iRecordMeta *m = t2i_record_get_meta (record);
+  const gint64 step = m ? m->step : 0;
+
+  if (p->phases) {
+    if (!m || !m->phase[0]) {
+      g_autofree char *list = g_strjoinv (",", p->phases);
+      g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISSING,
+          "phases=%s but the records carry no phase: emit a record per "
+          "phase at the source (t2idatasetsrc phases=D,G)", list);
+      return FALSE;
+    }
+    if (!g_strv_contains ((const gchar * const *) p->phases, m->phase))
+      return FALSE;
+  }
+  if (step < p->start || (p->until >= 0 && step >= p->until))
+    return FALSE;
+  return p->every <= 1 || (step - p->start) % p->every == 0;
 }
 
 static gboolean
@@ -574,6 +630,13 @@ t2i_loss_process (T2iTransform * t, GstBuffer * record, GError ** error)
 {
   T2iLoss *self = T2I_LOSS (t);
   T2iLossPrivate *p = LPRIV (self);
+  GError *err = NULL;
+  if (!loss_due (self, record, &err)) {
+    if (!err)
+      return TRUE;
+    g_propagate_error (error, err);
+    return FALSE;
+  }
   T2iTensor *l = T2I_LOSS_GET_CLASS (self)->compute (self, record, error);
   if (!l)
     return FALSE;
@@ -611,6 +674,21 @@ t2i_loss_set_property (GObject * obj, guint id, const GValue * v,
     case LPROP_WEIGHT:
       p->weight = g_value_get_double (v);
       break;
+    case LPROP_PHASES:{
+      const char *ph = g_value_get_string (v);
+      g_strfreev (p->phases);
+      p->phases = ph && *ph ? g_strsplit_set (ph, ", ", -1) : NULL;
+      break;
+    }
+    case LPROP_EVERY:
+      p->every = g_value_get_uint (v);
+      break;
+    case LPROP_START:
+      p->start = g_value_get_int64 (v);
+      break;
+    case LPROP_UNTIL:
+      p->until = g_value_get_int64 (v);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -630,6 +708,20 @@ t2i_loss_get_property (GObject * obj, guint id, GValue * v, GParamSpec * pspec)
     case LPROP_WEIGHT:
       g_value_set_double (v, p->weight);
       break;
+    case LPROP_PHASES:{
+      g_autofree char *ph = p->phases ? g_strjoinv (",", p->phases) : NULL;
+      g_value_set_string (v, ph);
+      break;
+    }
+    case LPROP_EVERY:
+      g_value_set_uint (v, p->every);
+      break;
+    case LPROP_START:
+      g_value_set_int64 (v, p->start);
+      break;
+    case LPROP_UNTIL:
+      g_value_set_int64 (v, p->until);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -642,6 +734,7 @@ t2i_loss_finalize (GObject * obj)
   g_free (p->output);
   g_free (p->update);
   g_free (p->entry);
+  g_strfreev (p->phases);
   G_OBJECT_CLASS (t2i_loss_parent_class)->finalize (obj);
 }
 
@@ -672,6 +765,28 @@ t2i_loss_class_init (T2iLossClass * klass)
           "Factor the loss is multiplied by", -G_MAXDOUBLE, G_MAXDOUBLE, 1.0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, LPROP_PHASES,
+      g_param_spec_string ("phases", "Phases",
+          "Compute the loss only on records of these phases, "
+          "comma-separated (t2idatasetsrc phases=D,G; unset: every record)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, LPROP_EVERY,
+      g_param_spec_uint ("every", "Every",
+          "Compute the loss on steps start, start + every, ... only (a lazy "
+          "regulariser: every=16); 0 or 1: every step", 0, G_MAXUINT, 1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, LPROP_START,
+      g_param_spec_int64 ("start", "Start",
+          "First step (the record's step) the loss runs on", 0, G_MAXINT64,
+          0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (oc, LPROP_UNTIL,
+      g_param_spec_int64 ("until", "Until",
+          "The loss runs on steps before this one only (-1: no end)", -1,
+          G_MAXINT64, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
   gst_type_mark_as_plugin_api (T2I_TYPE_LOSS, 0);
 }
 
@@ -679,4 +794,6 @@ static void
 t2i_loss_init (T2iLoss * self)
 {
   LPRIV (self)->weight = 1.0;
+  LPRIV (self)->every = 1;
+  LPRIV (self)->until = -1;
 }

@@ -11,6 +11,7 @@ struct _T2iParamGroup {
   char *name;
   GPtrArray *params;            /* T2iParam*, in insertion order */
   GHashTable *by_local;         /* local name -> T2iParam* */
+  GTree *models;                /* role -> JSON description, sorted */
 };
 
 static void
@@ -51,8 +52,49 @@ t2i_param_group_unref (T2iParamGroup * group)
     return;
   g_hash_table_unref (group->by_local);
   g_ptr_array_unref (group->params);
+  if (group->models)
+    g_tree_unref (group->models);
   g_free (group->name);
   g_free (group);
+}
+
+static gint
+compare_roles (gconstpointer a, gconstpointer b, gpointer data)
+{
+  return g_strcmp0 (a, b);
+}
+
+void
+t2i_param_group_set_model (T2iParamGroup * group, const char *role,
+    const char *json)
+{
+  g_return_if_fail (group != NULL && role != NULL && json != NULL);
+  if (!group->models)
+    group->models = g_tree_new_full (compare_roles, NULL,
+        g_free, g_free);
+  g_tree_replace (group->models, g_strdup (role), g_strdup (json));
+}
+
+static gboolean
+append_model (gpointer key, gpointer value, gpointer data)
+{
+  GString *s = data;
+  g_autofree char *k = g_strescape (key, NULL);
+  g_string_append_printf (s, "%s\"%s\":%s", s->len > 1 ? "," : "", k,
+      (const char *) value);
+  return FALSE;
+}
+
+char *
+t2i_param_group_models_json (T2iParamGroup * group)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+  if (!group->models || g_tree_nnodes (group->models) == 0)
+    return NULL;
+  GString *s = g_string_new ("{");
+  g_tree_foreach (group->models, append_model, s);
+  g_string_append_c (s, '}');
+  return g_string_free (s, FALSE);
 }
 
 const char *

@@ -9,22 +9,31 @@
 #define LOGIT_SCALE_MAX 4.605170185988092
 #define NORM_EPS 1e-12
 
+static const T2iOption options[] = {
+  T2I_LOSS_ENTRY ("input", "img_emb", "Image embeddings, f32 [N, E]"),
+  T2I_LOSS_ENTRY ("cond", "text_emb",
+      "Text embeddings of the same items, f32 [N, E]"),
+  {NULL}
+};
+
 static gboolean
-check (const T2iLossArgs * a, const GstStructure * in, GError ** error)
+check (const GstStructure * config, const GstStructure * in, GError ** error)
 {
   gint64 is[T2I_MAX_DIMS], ts[T2I_MAX_DIMS];
   gint ind, tnd;
 
-  if (!t2i_losses_require (in, "input", a->input, 2, error)
-      || !t2i_losses_require (in, "cond", a->cond, 2, error))
+  if (!t2i_losses_require (in, config, "input", 2, error)
+      || !t2i_losses_require (in, config, "cond", 2, error))
     return FALSE;
-  t2i_caps_get_entry (in, a->input, NULL, &ind, is);
-  t2i_caps_get_entry (in, a->cond, NULL, &tnd, ts);
+  const char *input = t2i_config_string (config, "input");
+  const char *cond = t2i_config_string (config, "cond");
+  t2i_caps_get_entry (in, input, NULL, &ind, is);
+  t2i_caps_get_entry (in, cond, NULL, &tnd, ts);
   if (is[0] != ts[0] || is[1] != ts[1]) {
     g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
         "input=%s [%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "] and cond=%s [%"
         G_GINT64_FORMAT ",%" G_GINT64_FORMAT "] must be paired image and "
-        "text embeddings of one size", a->input, is[0], is[1], a->cond,
+        "text embeddings of one size", input, is[0], is[1], cond,
         ts[0], ts[1]);
     return FALSE;
   }
@@ -73,8 +82,8 @@ t2i_losses_clip (T2iTensor * image_emb, T2iTensor * text_emb,
 static T2iTensor *
 compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
 {
-  T2iTensor *img = t2i_losses_get (record, "input", a->input, error);
-  T2iTensor *txt = img ? t2i_losses_get (record, "cond", a->cond, error)
+  T2iTensor *img = t2i_losses_get (record, a->config, "input", error);
+  T2iTensor *txt = img ? t2i_losses_get (record, a->config, "cond", error)
       : NULL;
   if (!txt)
     return NULL;
@@ -82,7 +91,8 @@ compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
       || img->ndim != 2) {
     g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
         "input=%s and cond=%s must be paired [N, E] embeddings of one dtype",
-        a->input, a->cond);
+        t2i_config_string (a->config, "input"),
+        t2i_config_string (a->config, "cond"));
     return NULL;
   }
   T2iParam *p = t2i_param_group_lookup (t2i_transform_get_params
@@ -103,9 +113,5 @@ const T2iLossKind t2i_loss_kind_clip = {
   "CLIP's symmetric InfoNCE between image embeddings input= and text "
   "embeddings cond= (paired rows), cosine logits times exp(logit_scale), "
   "a learnable parameter (ln(1/0.07) at init, clamped at ln 100)",
-  "img_emb",
-  T2I_LOSS_ARG_INPUT | T2I_LOSS_ARG_COND,
-  check,
-  compute,
-  build,
+  options, check, compute, build,
 };

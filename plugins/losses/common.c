@@ -6,25 +6,11 @@
 
 #define COS_EPS 1e-8
 
-static const char *const arg_names[T2I_LOSS_N_ARGS] = {
-  "input", "cond", "real", "fake", "image", "real-features", "fake-features",
-  "image-features", "tau", "official-exp", "gamma", "lambda", "r1-gamma",
-  "every",
-};
-
-const char *
-t2i_losses_arg_name (T2iLossArg arg)
-{
-  for (gint i = 0; i < T2I_LOSS_N_ARGS; i++)
-    if (arg == (1u << i))
-      return arg_names[i];
-  return "?";
-}
-
 gboolean
-t2i_losses_require (const GstStructure * in, const char *prop,
-    const char *name, gint ndim, GError ** error)
+t2i_losses_require (const GstStructure * in, const GstStructure * config,
+    const char *prop, gint ndim, GError ** error)
 {
+  const char *name = t2i_config_string (config, prop);
   if (!name || !*name) {
     g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISSING,
         "%s= is empty: name the entry to read", prop);
@@ -38,14 +24,15 @@ t2i_losses_require (const GstStructure * in, const char *prop,
 }
 
 gboolean
-t2i_losses_require_logits (const GstStructure * in, const char *prop,
-    const char *name, GError ** error)
+t2i_losses_require_logits (const GstStructure * in,
+    const GstStructure * config, const char *prop, GError ** error)
 {
   gint64 shape[T2I_MAX_DIMS];
   gint ndim;
 
-  if (!t2i_losses_require (in, prop, name, 0, error))
+  if (!t2i_losses_require (in, config, prop, 0, error))
     return FALSE;
+  const char *name = t2i_config_string (config, prop);
   t2i_caps_get_entry (in, name, NULL, &ndim, shape);
   if (ndim != 1 && !(ndim == 2 && shape[1] == 1)) {
     g_autofree char *s = t2i_shape_to_string (ndim, shape);
@@ -58,15 +45,17 @@ t2i_losses_require_logits (const GstStructure * in, const char *prop,
 }
 
 gboolean
-t2i_losses_require_pair (const GstStructure * in, const char *prop,
-    const char *features, const char *cond, GError ** error)
+t2i_losses_require_pair (const GstStructure * in,
+    const GstStructure * config, const char *prop, GError ** error)
 {
   gint64 fs[T2I_MAX_DIMS], cs[T2I_MAX_DIMS];
   gint fn, cn;
 
-  if (!t2i_losses_require (in, prop, features, 0, error)
-      || !t2i_losses_require (in, "cond", cond, 2, error))
+  if (!t2i_losses_require (in, config, prop, 0, error)
+      || !t2i_losses_require (in, config, "cond", 2, error))
     return FALSE;
+  const char *features = t2i_config_string (config, prop);
+  const char *cond = t2i_config_string (config, "cond");
   t2i_caps_get_entry (in, features, NULL, &fn, fs);
   t2i_caps_get_entry (in, cond, NULL, &cn, cs);
   gint64 d = 1;
@@ -84,9 +73,10 @@ t2i_losses_require_pair (const GstStructure * in, const char *prop,
 }
 
 T2iTensor *
-t2i_losses_get (GstBuffer * record, const char *prop, const char *name,
-    GError ** error)
+t2i_losses_get (GstBuffer * record, const GstStructure * config,
+    const char *prop, GError ** error)
 {
+  const char *name = t2i_config_string (config, prop);
   T2iTensor *t = t2i_record_get_tensor (record, name);
   if (!t || (t->dtype != T2I_F32 && t->dtype != T2I_F64)) {
     g_autofree char *has = t2i_record_describe (record);
@@ -187,10 +177,4 @@ t2i_losses_r1 (T2iTensor * real_logits, T2iTensor * image, double r1_gamma,
   g_autoptr (T2iTensor) per_item = t2i_sum (sq, 1, FALSE);
   g_autoptr (T2iTensor) mean = t2i_mean (per_item, T2I_ALL_AXES, FALSE);
   return t2i_mul_scalar (mean, r1_gamma / 2.0);
-}
-
-gboolean
-t2i_losses_r1_due (const T2iLossArgs * a)
-{
-  return a->every > 0 && a->r1_gamma != 0.0 && a->step % a->every == 0;
 }

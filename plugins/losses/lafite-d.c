@@ -3,57 +3,80 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "losses.h"
 
+static const T2iOption options[] = {
+  T2I_LOSS_ENTRY ("real", "d/real",
+      "Discriminator logits of the real images, [N]"),
+  T2I_LOSS_ENTRY ("fake", "d/fake",
+      "Discriminator logits of the generated images, [N]"),
+  T2I_LOSS_ENTRY ("real-features", "d/real_fs",
+      "Discriminator features f_s of the real images"),
+  T2I_LOSS_OPTION_COND,
+  T2I_LOSS_ENTRY ("image", "image",
+      "Real images, the gradient leaf R1 differentiates with respect to"),
+  T2I_LOSS_OPTION_TAU,
+  T2I_LOSS_OPTION_OFFICIAL_EXP,
+  T2I_OPTION_DOUBLE ("gamma", 10.0, 0.0, 1e6, 0,
+      "Weight of L_ConD in eq. 8-9"),
+  T2I_LOSS_OPTION_R1_GAMMA,
+  T2I_OPTION_INT ("r1-every", 16, 0, G_MAXINT, 0,
+      "Lazy R1 interval: the R1 term runs on records whose step is a "
+      "multiple, scaled by the interval (0 disables R1)"),
+  {NULL}
+};
+
 static gboolean
-r1_enabled (const T2iLossArgs * a)
+r1_enabled (const GstStructure * config)
 {
-  return a->every > 0 && a->r1_gamma != 0.0;
+  return t2i_config_int (config, "r1-every") > 0
+      && t2i_config_double (config, "r1-gamma") != 0.0;
 }
 
 static gboolean
-check (const T2iLossArgs * a, const GstStructure * in, GError ** error)
+check (const GstStructure * config, const GstStructure * in, GError ** error)
 {
-  if (!t2i_losses_require_logits (in, "real", a->real, error)
-      || !t2i_losses_require_logits (in, "fake", a->fake, error))
+  if (!t2i_losses_require_logits (in, config, "real", error)
+      || !t2i_losses_require_logits (in, config, "fake", error))
     return FALSE;
-  if (a->gamma != 0.0 && !t2i_losses_require_pair (in, "real-features",
-          a->real_features, a->cond, error))
+  if (t2i_config_double (config, "gamma") != 0.0
+      && !t2i_losses_require_pair (in, config, "real-features", error))
     return FALSE;
-  return !r1_enabled (a) || t2i_losses_require (in, "image", a->image, 4,
+  return !r1_enabled (config) || t2i_losses_require (in, config, "image", 4,
       error);
 }
 
 static T2iTensor *
 compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
 {
-  T2iTensor *real = t2i_losses_get (record, "real", a->real, error);
-  T2iTensor *fake = real ? t2i_losses_get (record, "fake", a->fake, error)
-      : NULL;
+  const GstStructure *c = a->config;
+  T2iTensor *real = t2i_losses_get (record, c, "real", error);
+  T2iTensor *fake = real ? t2i_losses_get (record, c, "fake", error) : NULL;
   if (!fake)
     return NULL;
   g_autoptr (T2iTensor) loss = t2i_losses_gan_d (real, fake);
 
-  if (a->gamma != 0.0) {
-    T2iTensor *fs = t2i_losses_get (record, "real-features",
-        a->real_features, error);
-    T2iTensor *h = fs ? t2i_losses_get (record, "cond", a->cond, error)
-        : NULL;
+  const double gamma = t2i_config_double (c, "gamma");
+  if (gamma != 0.0) {
+    T2iTensor *fs = t2i_losses_get (record, c, "real-features", error);
+    T2iTensor *h = fs ? t2i_losses_get (record, c, "cond", error) : NULL;
     if (!h)
       return NULL;
-    g_autoptr (T2iTensor) c = t2i_losses_contrastive (fs, h, a->tau,
-        a->official_exp);
-    g_autoptr (T2iTensor) wc = t2i_mul_scalar (c, a->gamma);
+    g_autoptr (T2iTensor) con = t2i_losses_contrastive (fs, h,
+        t2i_config_double (c, "tau"), t2i_config_boolean (c,
+            "official-exp"));
+    g_autoptr (T2iTensor) wc = t2i_mul_scalar (con, gamma);
     T2iTensor *sum = t2i_add (loss, wc);
     t2i_tensor_unref (loss);
     loss = sum;
   }
   /* R1 trains D only: pipelines without a trainer (evaluation) skip it */
-  if (t2i_losses_r1_due (a) && t2i_grad_enabled ()) {
-    T2iTensor *image = t2i_losses_get (record, "image", a->image, error);
+  const gint every = t2i_config_int (c, "r1-every");
+  if (r1_enabled (c) && a->step % every == 0 && t2i_grad_enabled ()) {
+    T2iTensor *image = t2i_losses_get (record, c, "image", error);
     g_autoptr (T2iTensor) r1 = image ? t2i_losses_r1 (real, image,
-        a->r1_gamma, error) : NULL;
+        t2i_config_double (c, "r1-gamma"), error) : NULL;
     if (!r1)
       return NULL;
-    g_autoptr (T2iTensor) wr = t2i_mul_scalar (r1, (double) a->every);
+    g_autoptr (T2iTensor) wr = t2i_mul_scalar (r1, (double) every);
     T2iTensor *sum = t2i_add (loss, wr);
     t2i_tensor_unref (loss);
     loss = sum;
@@ -63,13 +86,7 @@ compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
 
 const T2iLossKind t2i_loss_kind_lafite_d = {
   "lafite-d",
-  "L_D + gamma L_ConD(real-features, cond) (eq. 8) + every * r1-gamma / 2 "
-  "E||grad D(real)||^2 on training steps that are multiples of every",
-  NULL,
-  T2I_LOSS_ARG_REAL | T2I_LOSS_ARG_FAKE | T2I_LOSS_ARG_REAL_FEATURES |
-      T2I_LOSS_ARG_COND | T2I_LOSS_ARG_TAU | T2I_LOSS_ARG_OFFICIAL_EXP |
-      T2I_LOSS_ARG_GAMMA | T2I_LOSS_ARG_IMAGE | T2I_LOSS_ARG_R1_GAMMA |
-      T2I_LOSS_ARG_EVERY,
-  check,
-  compute,
+  "L_D + gamma L_ConD(real-features, cond) (eq. 8) + r1-every * r1-gamma / "
+  "2 E||grad D(real)||^2 on training steps that are multiples of r1-every",
+  options, check, compute,
 };

@@ -2,29 +2,47 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "losses.h"
 
+static const T2iOption options[] = {
+  T2I_LOSS_ENTRY ("fake", "d/fake",
+      "Discriminator logits of the generated images, [N]"),
+  T2I_LOSS_ENTRY ("fake-features", "d/fake_fs",
+      "Discriminator features f_s of the generated images"),
+  T2I_LOSS_ENTRY ("image-features", "fake_feat",
+      "Image-encoder features of the generated images"),
+  T2I_LOSS_OPTION_COND,
+  T2I_LOSS_OPTION_TAU,
+  T2I_LOSS_OPTION_OFFICIAL_EXP,
+  T2I_OPTION_DOUBLE ("gamma", 10.0, 0.0, 1e6, 0,
+      "Weight of L_ConD in eq. 8-9"),
+  T2I_OPTION_DOUBLE ("lambda", 10.0, 0.0, 1e6, 0,
+      "Weight of L_ConG in eq. 9 (0 without an image encoder)"),
+  {NULL}
+};
+
 static gboolean
-check (const T2iLossArgs * a, const GstStructure * in, GError ** error)
+check (const GstStructure * config, const GstStructure * in, GError ** error)
 {
-  if (!t2i_losses_require_logits (in, "fake", a->fake, error))
+  if (!t2i_losses_require_logits (in, config, "fake", error))
     return FALSE;
-  if (a->gamma != 0.0 && !t2i_losses_require_pair (in, "fake-features",
-          a->fake_features, a->cond, error))
+  if (t2i_config_double (config, "gamma") != 0.0
+      && !t2i_losses_require_pair (in, config, "fake-features", error))
     return FALSE;
-  return a->lambda == 0.0 || t2i_losses_require_pair (in, "image-features",
-      a->image_features, a->cond, error);
+  return t2i_config_double (config, "lambda") == 0.0
+      || t2i_losses_require_pair (in, config, "image-features", error);
 }
 
-/* @loss + @weight * contrastive(@features, cond) */
+/* @loss + @weight L_Con(features @prop, cond) */
 static T2iTensor *
 add_term (const T2iLossArgs * a, GstBuffer * record, T2iTensor * loss,
-    const char *prop, const char *features, double weight, GError ** error)
+    const char *prop, double weight, GError ** error)
 {
-  T2iTensor *x = t2i_losses_get (record, prop, features, error);
-  T2iTensor *h = x ? t2i_losses_get (record, "cond", a->cond, error) : NULL;
+  T2iTensor *x = t2i_losses_get (record, a->config, prop, error);
+  T2iTensor *h = x ? t2i_losses_get (record, a->config, "cond", error) : NULL;
   if (!h)
     return NULL;
-  g_autoptr (T2iTensor) c = t2i_losses_contrastive (x, h, a->tau,
-      a->official_exp);
+  g_autoptr (T2iTensor) c = t2i_losses_contrastive (x, h,
+      t2i_config_double (a->config, "tau"), t2i_config_boolean (a->config,
+          "official-exp"));
   g_autoptr (T2iTensor) wc = t2i_mul_scalar (c, weight);
   return t2i_add (loss, wc);
 }
@@ -32,21 +50,17 @@ add_term (const T2iLossArgs * a, GstBuffer * record, T2iTensor * loss,
 static T2iTensor *
 compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
 {
-  T2iTensor *fake = t2i_losses_get (record, "fake", a->fake, error);
+  static const char *const props[2] = { "fake-features", "image-features" };
+  static const char *const weights[2] = { "gamma", "lambda" };
+  T2iTensor *fake = t2i_losses_get (record, a->config, "fake", error);
   if (!fake)
     return NULL;
   g_autoptr (T2iTensor) loss = t2i_losses_gan_g (fake);
-  if (a->gamma != 0.0) {
-    T2iTensor *sum = add_term (a, record, loss, "fake-features",
-        a->fake_features, a->gamma, error);
-    if (!sum)
-      return NULL;
-    t2i_tensor_unref (loss);
-    loss = sum;
-  }
-  if (a->lambda != 0.0) {
-    T2iTensor *sum = add_term (a, record, loss, "image-features",
-        a->image_features, a->lambda, error);
+  for (gint i = 0; i < 2; i++) {
+    const double w = t2i_config_double (a->config, weights[i]);
+    if (w == 0.0)
+      continue;
+    T2iTensor *sum = add_term (a, record, loss, props[i], w, error);
     if (!sum)
       return NULL;
     t2i_tensor_unref (loss);
@@ -59,10 +73,5 @@ const T2iLossKind t2i_loss_kind_lafite_g = {
   "lafite-g",
   "L_G + gamma L_ConD(fake-features, cond) + lambda L_ConG(image-features, "
   "cond) (eq. 9)",
-  NULL,
-  T2I_LOSS_ARG_FAKE | T2I_LOSS_ARG_FAKE_FEATURES |
-      T2I_LOSS_ARG_IMAGE_FEATURES | T2I_LOSS_ARG_COND | T2I_LOSS_ARG_TAU |
-      T2I_LOSS_ARG_OFFICIAL_EXP | T2I_LOSS_ARG_GAMMA | T2I_LOSS_ARG_LAMBDA,
-  check,
-  compute,
+  options, check, compute,
 };

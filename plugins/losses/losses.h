@@ -1,17 +1,25 @@
 /* The loss kinds of t2iloss: one file per kind, one line per kind in
  * T2I_LOSS_KINDS below.
  *
- * To add a kind `foo-bar`: write plugins/losses/foo-bar.c defining
+ * To add a kind `foo-bar`: write plugins/losses/foo-bar.c defining its
+ * options and
  *
+ *   static const T2iOption options[] = {
+ *     T2I_LOSS_ENTRY ("input", "x", "What the loss reads, f32 [N, D]"),
+ *     T2I_OPTION_DOUBLE ("tau", 0.5, 1e-6, 1000, 0, "Temperature"),
+ *     { NULL }
+ *   };
  *   const T2iLossKind t2i_loss_kind_foo_bar = {
- *     "foo-bar", "what it computes", "default input entry or NULL",
- *     T2I_LOSS_ARG_INPUT | T2I_LOSS_ARG_COND, check, compute,
+ *     "foo-bar", "what it computes", options, check, compute,
  *   };
  *
  * add `X (foo_bar)` to T2I_LOSS_KINDS (sorted) and the file to
- * plugin_sources in plugins/meson.build.  check() validates the caps
+ * plugin_sources in plugins/meson.build.  t2iloss installs every kind's
+ * options as properties; a property the chosen kind does not declare is an
+ * error that lists the ones it does.  check() validates the caps
  * (t2i_losses_require() names the property, the entry and what upstream
- * offers); compute() returns the unweighted scalar (weight= is applied by
+ * offers); compute() returns the unweighted scalar (weight= is applied,
+ * and phases=, every=, start=, until= decide whether it runs at all, by
  * the T2iLoss base class).  The helpers below compute the shared terms.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -22,70 +30,35 @@
 
 G_BEGIN_DECLS
 
-/**
- * T2iLossArg:
- *
- * The properties of t2iloss a kind reads (besides output, update and
- * weight, which every kind has).  Setting one a kind does not read is a
- * negotiation error that lists the ones it does.
- */
-typedef enum {
-  T2I_LOSS_ARG_INPUT = 1 << 0,
-  T2I_LOSS_ARG_COND = 1 << 1,
-  T2I_LOSS_ARG_REAL = 1 << 2,
-  T2I_LOSS_ARG_FAKE = 1 << 3,
-  T2I_LOSS_ARG_IMAGE = 1 << 4,
-  T2I_LOSS_ARG_REAL_FEATURES = 1 << 5,
-  T2I_LOSS_ARG_FAKE_FEATURES = 1 << 6,
-  T2I_LOSS_ARG_IMAGE_FEATURES = 1 << 7,
-  T2I_LOSS_ARG_TAU = 1 << 8,
-  T2I_LOSS_ARG_OFFICIAL_EXP = 1 << 9,
-  T2I_LOSS_ARG_GAMMA = 1 << 10,
-  T2I_LOSS_ARG_LAMBDA = 1 << 11,
-  T2I_LOSS_ARG_R1_GAMMA = 1 << 12,
-  T2I_LOSS_ARG_EVERY = 1 << 13,
-} T2iLossArg;
+/* an entry option of a loss kind */
+#define T2I_LOSS_ENTRY(name, def, blurb) T2I_OPTION_ENTRY (name, def, 0, blurb)
 
-#define T2I_LOSS_N_ARGS 14
+/* options several kinds share */
+#define T2I_LOSS_OPTION_TAU \
+  T2I_OPTION_DOUBLE ("tau", 0.5, 1e-6, 1000.0, 0, \
+      "Temperature of the contrastive terms")
+#define T2I_LOSS_OPTION_OFFICIAL_EXP \
+  T2I_OPTION_BOOLEAN ("official-exp", FALSE, 0, \
+      "Contrastive terms as LAFITE's released code: softmax over " \
+      "exp(Sim / tau), -log(tau softmax)")
+#define T2I_LOSS_OPTION_COND \
+  T2I_LOSS_ENTRY ("cond", "h", "Condition entry h', f32 [N, D]")
+#define T2I_LOSS_OPTION_R1_GAMMA \
+  T2I_OPTION_DOUBLE ("r1-gamma", 10.0, 0.0, 1e6, 0, \
+      "R1 weight: r1-gamma / 2 E||grad D(real)||^2 (0 disables R1)")
 
 /**
  * T2iLossArgs:
- * @input: the kind's main input (the kind's default when unset)
- * @cond: condition h' (default `h`)
- * @real: discriminator logits on real images (default `d/real`)
- * @fake: discriminator logits on generated images (default `d/fake`)
- * @image: the real images, a gradient leaf for R1 (default `image`)
- * @real_features: f_s of real images (default `d/real_fs`)
- * @fake_features: f_s of generated images (default `d/fake_fs`)
- * @image_features: f_img of generated images (default `fake_feat`)
- * @tau: contrastive temperature
- * @official_exp: the official contrastive form (see t2i_losses_contrastive())
- * @gamma: weight of L_ConD in eq. 8-9
- * @lambda: weight of L_ConG in eq. 9
- * @r1_gamma: R1 weight gamma of gamma/2 E||grad||^2
- * @every: lazy R1 interval (0 disables R1)
+ * @config: the kind's options (t2i_config_string (a->config, "real"), ...)
  * @step: the record's step
+ * @every: the element's every= (a lazy regulariser scales by it)
  * @element: the t2iloss element (a kind with parameters keeps them in its
  *   group: t2i_transform_get_params(), t2i_transform_add_param())
- *
- * The property values a kind computes with.
  */
 typedef struct {
-  const char *input;
-  const char *cond;
-  const char *real;
-  const char *fake;
-  const char *image;
-  const char *real_features;
-  const char *fake_features;
-  const char *image_features;
-  double tau;
-  gboolean official_exp;
-  double gamma;
-  double lambda;
-  double r1_gamma;
-  guint every;
+  const GstStructure *config;
   gint64 step;
+  guint every;
   T2iTransform *element;
 } T2iLossArgs;
 
@@ -93,8 +66,7 @@ typedef struct {
  * T2iLossKind:
  * @name: the value of kind=
  * @description: one line for gst-inspect and the docs
- * @default_input: what input= means when unset (%NULL: the kind has none)
- * @args: the #T2iLossArg bits of the properties the kind reads
+ * @options: the kind's options, %NULL-name terminated
  * @check: validates the sink caps (names the property and entry on error)
  * @compute: the unweighted scalar loss, a new reference
  * @build: (nullable): creates the kind's parameters in @a->element's group
@@ -104,9 +76,8 @@ typedef struct {
 typedef struct {
   const char *name;
   const char *description;
-  const char *default_input;
-  guint args;
-  gboolean (*check) (const T2iLossArgs * a, const GstStructure * in,
+  const T2iOption *options;
+  gboolean (*check) (const GstStructure * config, const GstStructure * in,
       GError ** error);
   T2iTensor *(*compute) (const T2iLossArgs * a, GstBuffer * record,
       GError ** error);
@@ -131,23 +102,23 @@ T2I_LOSS_KINDS (T2I_LOSS_DECLARE)
 
 /* ---- shared helpers (common.c) ---- */
 
-/* the property name of a #T2iLossArg bit ("real-features") */
-const char *t2i_losses_arg_name (T2iLossArg arg);
-
-/* checks entry @name (property @prop) is a float tensor with @ndim dims
- * (0: any) */
-gboolean t2i_losses_require (const GstStructure * in, const char *prop,
-    const char *name, gint ndim, GError ** error);
+/* checks the entry the option @prop names is a float tensor with @ndim
+ * dims (0: any) */
+gboolean t2i_losses_require (const GstStructure * in,
+    const GstStructure * config, const char *prop, gint ndim,
+    GError ** error);
 /* checks logits, [N] or [N, 1] */
 gboolean t2i_losses_require_logits (const GstStructure * in,
-    const char *prop, const char *name, GError ** error);
-/* checks features [N, ...] and the condition [N, D] agree in N and D */
-gboolean t2i_losses_require_pair (const GstStructure * in, const char *prop,
-    const char *features, const char *cond, GError ** error);
+    const GstStructure * config, const char *prop, GError ** error);
+/* checks the features @prop names, [N, ...], and the condition cond=,
+ * [N, D], agree in N and D */
+gboolean t2i_losses_require_pair (const GstStructure * in,
+    const GstStructure * config, const char *prop, GError ** error);
 
-/* borrowed tensor @name of the record, or %NULL with @error naming @prop */
-T2iTensor *t2i_losses_get (GstBuffer * record, const char *prop,
-    const char *name, GError ** error);
+/* borrowed float tensor the option @prop names, or %NULL with @error
+ * naming @prop */
+T2iTensor *t2i_losses_get (GstBuffer * record, const GstStructure * config,
+    const char *prop, GError ** error);
 
 /* mean(softplus(fake)) + mean(softplus(-real)) */
 T2iTensor *t2i_losses_gan_d (T2iTensor * real, T2iTensor * fake);
@@ -190,7 +161,5 @@ T2iTensor *t2i_losses_r1 (T2iTensor * real_logits, T2iTensor * image,
 T2iTensor *t2i_losses_clip (T2iTensor * image_emb, T2iTensor * text_emb,
     T2iTensor * logit_scale);
 
-/* whether lazy R1 runs at this record: every > 0 and step % every == 0 */
-gboolean t2i_losses_r1_due (const T2iLossArgs * a);
 
 G_END_DECLS

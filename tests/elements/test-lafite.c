@@ -394,7 +394,7 @@ test_errors (void)
   run_fails (a, "property 'kind' is not set");
   g_autofree char *b = g_strdup_printf ("t2itensorsrc location=%s ! "
       "t2iloss kind=gan-logistic-g gamma=5 update=G ! fakesink", in);
-  run_fails (b, "kind=gan-logistic-g does not read gamma=");
+  run_fails (b, "gamma= does not apply to kind=gan-logistic-g (it reads: fake)");
   g_autofree char *c = g_strdup_printf ("t2itensorsrc location=%s ! "
       "t2iloss kind=lafite-cond input=d/real update=D ! fakesink", in);
   run_fails (c, "does not pair with cond=h");
@@ -413,7 +413,7 @@ test_errors (void)
   run_fails (f, "cond=text");
   g_autofree char *f2 = g_strdup_printf ("t2itensorsrc location=%s ! "
       "t2igenerator z-dim=5 " G_PROPS " ! fakesink", net);
-  run_fails (f2, "noise=z has 6 features per item but z-dim=5");
+  run_fails (f2, "noise=z has 6 features per item but the model takes z-dim=5");
   g_autofree char *g = g_strdup_printf ("t2itensorsrc location=%s ! "
       "t2iperturb input=image target=h ! fakesink", net);
   run_fails (g, "it needs mode=trainable");
@@ -431,7 +431,7 @@ test_train (void)
   g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
       "repeat=6 ! t2igenerator name=G resolution=16 channels=8 w-dim=10 "
       "cond-hidden=7 mapping-layers=2 ! t2idiscriminator name=D " D_PROPS
-      " real-requires-grad=true ! t2iloss kind=lafite-d every=2 update=D "
+      " real-requires-grad=true ! t2iloss kind=lafite-d r1-every=2 update=D "
       "output=D ! t2iloss kind=lafite-g lambda=0 update=G output=G ! "
       "t2itrainer lr=0.002 betas=0,0.99 report-every=1 checkpoint=%s", in,
       ck);

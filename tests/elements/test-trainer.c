@@ -429,6 +429,144 @@ test_kill_during_save (Fixture * f, gconstpointer data)
   g_assert_cmpint (max_step, >=, 1);
 }
 
+/* ---- alternating phases ---- */
+
+typedef struct
+{
+  GstElement *g, *d;
+  GPtrArray *phases;            /* phase of each record, in order */
+  GPtrArray *snapshots;         /* GBytes of G's and D's parameters */
+} Alternation;
+
+static GBytes *
+snapshot (GstElement * e)
+{
+  T2iParamGroup *g = t2i_transform_get_params (T2I_TRANSFORM (e));
+  GByteArray *b = g_byte_array_new ();
+  for (guint i = 0; i < t2i_param_group_n_params (g); i++) {
+    T2iTensor *v = t2i_param_group_get (g, i)->value;
+    g_byte_array_append (b, v->data, (guint) v->nbytes);
+  }
+  return g_byte_array_free_to_bytes (b);
+}
+
+static void
+take_snapshots (Alternation * a)
+{
+  g_ptr_array_add (a->snapshots, snapshot (a->g));
+  g_ptr_array_add (a->snapshots, snapshot (a->d));
+}
+
+/* before the trainer renders a record: what the previous one changed */
+static GstPadProbeReturn
+before_render (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Alternation *a = data;
+  GstBuffer *rec = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_ptr_array_add (a->phases, g_strdup (t2i_record_get_meta (rec)->phase));
+  take_snapshots (a);
+  return GST_PAD_PROBE_OK;
+}
+
+/* phases=D,G: each batch is a D record then a G record; D's parameters
+ * change only on D records, G's only on G records, and a batch is one
+ * step of the trainer */
+static void
+test_phases_alternate (Fixture * f, gconstpointer data)
+{
+  g_autofree char *desc = g_strdup_printf ("t2idatasetsrc dataset=shapes "
+      "resolution=8 batch-size=4 max-steps=3 phases=D,G ! t2inoise output=x "
+      "dim=%d ! t2inoise output=t dim=1 ! t2itesttoy name=G input=x output=y "
+      "hidden=%d out-features=2 ! t2itesttoy name=D input=y output=s "
+      "hidden=%d out-features=1 ! t2itestmse input=s target=t update=D "
+      "phases=D output=D ! t2itestmse input=s target=t update=G phases=G "
+      "output=G ! t2itrainer name=trainer lr=0.01 checkpoint=%s", IN,
+      HIDDEN, HIDDEN, f->ck);
+  GError *err = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &err);
+  g_assert_no_error (err);
+  Alternation a = {
+    gst_bin_get_by_name (GST_BIN (pipe), "G"),
+    gst_bin_get_by_name (GST_BIN (pipe), "D"),
+    g_ptr_array_new_with_free_func (g_free),
+    g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref),
+  };
+  GstElement *trainer = gst_bin_get_by_name (GST_BIN (pipe), "trainer");
+  GstPad *sink = gst_element_get_static_pad (trainer, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, before_render, &a,
+      NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  take_snapshots (&a);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+
+  g_assert_cmpuint (a.phases->len, ==, 6);
+  for (guint r = 0; r < a.phases->len; r++) {
+    const char *phase = a.phases->pdata[r];
+    g_assert_cmpstr (phase, ==, r % 2 ? "G" : "D");
+    /* snapshots 2r, 2r+1 before record r; 2r+2, 2r+3 after it */
+    gboolean g_changed = !g_bytes_equal (a.snapshots->pdata[2 * r],
+        a.snapshots->pdata[2 * r + 2]);
+    gboolean d_changed = !g_bytes_equal (a.snapshots->pdata[2 * r + 1],
+        a.snapshots->pdata[2 * r + 3]);
+    g_assert_cmpint (g_changed, ==, g_str_equal (phase, "G"));
+    g_assert_cmpint (d_changed, ==, g_str_equal (phase, "D"));
+  }
+  /* 3 batches, 3 steps; each group's optimizer stepped 3 times */
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (f->ck, NULL);
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "step"), ==, "3");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "optim/G/step"), ==,
+      "3");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "optim/D/step"), ==,
+      "3");
+
+  gst_object_unref (sink);
+  gst_object_unref (trainer);
+  gst_object_unref (bus);
+  gst_object_unref (a.g);
+  gst_object_unref (a.d);
+  g_ptr_array_unref (a.phases);
+  g_ptr_array_unref (a.snapshots);
+  gst_object_unref (pipe);
+}
+
+/* every=, start=, until= pick the steps a loss runs on; a group with no
+ * loss in a record does not step */
+static void
+test_loss_schedule (Fixture * f, gconstpointer data)
+{
+  g_autofree char *desc = g_strdup_printf ("t2idatasetsrc dataset=shapes "
+      "resolution=8 batch-size=4 max-steps=10 ! t2inoise output=x dim=%d ! "
+      "t2inoise output=t dim=1 ! t2itesttoy name=G input=x output=y "
+      "hidden=%d out-features=1 ! t2itestmse input=y target=t update=G "
+      "every=3 start=1 until=8 output=G ! t2itrainer lr=0.01 checkpoint=%s",
+      IN, HIDDEN, f->ck);
+  g_autofree char *err = NULL;
+  g_autoptr (GPtrArray) msgs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  g_assert_true (test_run_pipeline (desc, &err, NULL, NULL));
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (f->ck, NULL);
+  /* steps 1, 4, 7 */
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "step"), ==, "10");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "optim/G/step"), ==,
+      "3");
+
+  /* a loss with phases= in a stream without phases is an error */
+  g_autofree char *bad = g_strdup_printf ("t2idatasetsrc dataset=shapes "
+      "resolution=8 batch-size=4 max-steps=1 ! t2inoise output=x dim=%d ! "
+      "t2inoise output=t dim=1 ! t2itesttoy name=G input=x output=y "
+      "hidden=%d out-features=1 ! t2itestmse input=y target=t update=G "
+      "phases=G output=G ! t2itrainer lr=0.01", IN, HIDDEN);
+  g_autofree char *bad_err = NULL;
+  g_assert_false (test_run_pipeline (bad, &bad_err, NULL, NULL));
+  g_assert_nonnull (strstr (bad_err, "phases=G but the records carry no "
+          "phase"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -450,6 +588,10 @@ main (int argc, char **argv)
       fixture_teardown);
   g_test_add ("/trainer/errors", Fixture, NULL, fixture_setup, test_errors,
       fixture_teardown);
+  g_test_add ("/trainer/phases-alternate", Fixture, NULL, fixture_setup,
+      test_phases_alternate, fixture_teardown);
+  g_test_add ("/trainer/loss-schedule", Fixture, NULL, fixture_setup,
+      test_loss_schedule, fixture_teardown);
   g_test_add ("/trainer/kill-during-save", Fixture, NULL, fixture_setup,
       test_kill_during_save, fixture_teardown);
   return g_test_run ();

@@ -16,7 +16,11 @@
  *
  * T2iLoss: a T2iTransform that computes one scalar and adds it as
  * `loss/<output>`; `update=GROUP` names the parameter group the trainer
- * steps with it, carried in the caps field `loss/<output>.update`.
+ * steps with it, carried in the caps field `loss/<output>.update`.  It
+ * runs only on the records its schedule picks: `phases=` (the record's
+ * phase, with alternating GAN updates), `every=`, `start=` and `until=`
+ * (the record's step); on the others the entry is absent, so the trainer
+ * does not step the group for it.
  *
  * A subclass implements:
  * - negotiate(): check the inputs it needs in the sink caps structure (use
@@ -35,6 +39,7 @@
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
 #include <gst/base/gstpushsrc.h>
+#include <t2i/arch.h>
 #include <t2i/params.h>
 #include <t2i/record.h>
 #include <t2i/rng.h>
@@ -79,6 +84,55 @@ T2iRng *t2i_transform_get_init_rng (T2iTransform * self);
 T2iSession *t2i_transform_get_session (T2iTransform * self);
 gboolean t2i_transform_is_training (T2iTransform * self);
 
+/**
+ * t2i_transform_load_params:
+ * @self: the element
+ * @st: an open file
+ * @prefix: (nullable): the file's names are "<prefix><local name>"
+ *   (%NULL: "<group>.")
+ * @strict: parameters missing from the file are errors
+ * @error: return location for a #GError
+ *
+ * Loads this element's own parameters (in a shared group, only those it
+ * added), checking all of them before copying any.
+ */
+gboolean t2i_transform_load_params (T2iTransform * self, T2iSafetensors * st,
+    const char *prefix, gboolean strict, GError ** error);
+
+/* ---- network base ----
+ * T2iNetwork: a T2iTransform that runs an architecture of the registry
+ * (t2i/arch.h).  A subclass calls t2i_network_class_set_role() in its
+ * class_init; the class then has arch= (the architectures of that role)
+ * and every option of each of them as properties, and an option the
+ * chosen architecture does not read is refused with one line naming it.
+ * weights=FILE alone rebuilds a model the file describes (checkpoints and
+ * exported models store each group's architecture and model options);
+ * a property that disagrees with the file fails with one line naming both
+ * values.  share=NAME runs the network of element NAME (same object). */
+#define T2I_TYPE_NETWORK (t2i_network_get_type ())
+G_DECLARE_DERIVABLE_TYPE (T2iNetwork, t2i_network, T2I, NETWORK,
+    T2iTransform)
+
+struct _T2iNetworkClass
+{
+  T2iTransformClass parent_class;
+
+  /* set by t2i_network_class_set_role() */
+  const char *role;
+  const char *default_arch;
+
+  gpointer padding[8];
+};
+
+void t2i_network_class_set_role (T2iNetworkClass * klass, const char *role,
+    const char *default_arch);
+/* the architecture and resolved options (NULL before the element reached
+ * READY); the built network (NULL before its caps arrived), to call it
+ * from another element */
+const T2iArch *t2i_network_get_arch (T2iNetwork * self);
+const GstStructure *t2i_network_get_config (T2iNetwork * self);
+gpointer t2i_network_get_net (T2iNetwork * self);
+
 /* ---- source base ----
  * T2iSource: a GstPushSrc that finds (or creates) the pipeline's session in
  * NULL->READY and answers its neighbours' context queries, so a source
@@ -115,5 +169,7 @@ struct _T2iLossClass
 /* "loss/<output>" */
 const char *t2i_loss_get_entry_name (T2iLoss * self);
 const char *t2i_loss_get_update (T2iLoss * self);
+/* every= (a lazy regulariser scales by it) */
+guint t2i_loss_get_every (T2iLoss * self);
 
 G_END_DECLS

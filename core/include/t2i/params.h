@@ -66,6 +66,21 @@ void t2i_param_group_set_param_trainable (T2iParam * param, gboolean trainable);
 void t2i_param_group_zero_grad (T2iParamGroup * group);
 
 /**
+ * t2i_param_group_set_model:
+ * @group: the group
+ * @role: the role of the network built into the group ("generator")
+ * @json: its description, a JSON object {"arch": NAME, options...}
+ *
+ * Describes a network whose parameters are in @group (t2i/arch.h);
+ * checkpoints store the descriptions, so a file rebuilds its models.
+ */
+void t2i_param_group_set_model (T2iParamGroup * group, const char *role,
+    const char *json);
+/* (transfer full) (nullable): {role: description, ...}, %NULL when no
+ * network is described */
+char *t2i_param_group_models_json (T2iParamGroup * group);
+
+/**
  * t2i_param_group_collect:
  * @group: the group
  * @prefix: (nullable): prepended to local names; %NULL means "<group>."
