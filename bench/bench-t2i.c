@@ -3,6 +3,7 @@
  * case: "case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP" (GFLOP per call).
  *
  *   bench-t2i [--threads N] [--samples K] [NAME...]
+ *   bench-t2i [--threads N] --info     ("key value" lines: threads, oneDNN)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gan.h"
@@ -355,9 +356,12 @@ int
 main (int argc, char **argv)
 {
   gint threads = 2;
+  gboolean info = FALSE;
   gchar **names = NULL;
   GOptionEntry entries[] = {
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default 2)", "N"},
+    {"info", 0, 0, G_OPTION_ARG_NONE, &info, "Print the thread count and oneDNN "
+          "version, then exit", NULL},
     {"samples", 's', 0, G_OPTION_ARG_INT, &n_samples, "Samples per case", "K"},
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &names, NULL,
         "[NAME...]"},
@@ -369,6 +373,14 @@ main (int argc, char **argv)
     return 2;
   g_option_context_free (ctx);
   t2i_set_num_threads (threads);
+  if (info) {
+    const dnnl_version_t *v = dnnl_version ();
+
+    printf ("t2i-threads %d\n", t2i_get_num_threads ());
+    printf ("onednn %d.%d.%d\n", v->major, v->minor, v->patch);
+    g_strfreev (names);
+    return 0;
+  }
   T2iRng rng;
   t2i_rng_init (&rng, 7);
 

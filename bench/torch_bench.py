@@ -5,8 +5,17 @@ python3-torch.  The GAN is gan_bench.py of
 ../shared/reference/cpu-performance.md (same layers, same step).
 
     torch_bench.py [--threads N] [--samples K] [NAME...]
+    torch_bench.py [--threads N] --blas-info
+
+--blas-info prints, as "key value" lines, what this process computes with:
+the BLAS library actually mapped into it (not what the libblas.so.3 link
+says), its kind (openblas, reference, blis, mkl, unknown), OpenBLAS's core
+and thread count, and torch's threads and ATen CPU capability.
 """
 import argparse
+import ctypes
+import os
+import re
 import sys
 import time
 
@@ -194,13 +203,78 @@ def clip_cases(text, samples):
     bench(name, run, gflop, samples)
 
 
+def mapped_blas():
+    """paths of the BLAS libraries mapped into this process"""
+    found = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split(None, 5)
+            path = fields[5].strip() if len(fields) == 6 else ""
+            name = os.path.basename(path)
+            if re.match(r"lib(open)?blas|libblis|libmkl|lib[st]?atlas", name) \
+                    and path not in found:
+                found.append(path)
+    return found
+
+
+def symbol(lib, name, restype):
+    try:
+        f = getattr(lib, name)
+    except AttributeError:
+        return None
+    f.restype = restype
+    return f()
+
+
+def blas_info():
+    # one product through torch's BLAS path (addmm on CPU f32), so that a
+    # lazily loaded library is mapped too
+    torch.addmm(torch.zeros(64, 64), torch.ones(64, 64), torch.ones(64, 64))
+    cfg = torch.__config__.show()
+    m = re.search(r"CPU capability usage: (\S+)", cfg)
+    print("torch %s" % torch.__version__)
+    print("torch-threads %d" % torch.get_num_threads())
+    print("torch-cpu %s" % (m.group(1) if m else "unknown"))
+    print("torch-onednn %s" % ("yes" if torch.backends.mkldnn.is_available() else "no"))
+    paths = mapped_blas()
+    m = re.search(r"BLAS_INFO=(\w+)", cfg)
+    built = m.group(1) if m else "unknown"
+    if not paths:
+        # linked in statically (pip wheels: MKL); torch's build says which
+        print("blas (built into torch)")
+        print("blas-kind %s" % ("mkl" if built == "mkl" else "unknown"))
+        return
+    path = os.path.realpath(paths[0])
+    print("blas %s" % path)
+    lib = ctypes.CDLL(paths[0])
+    core = symbol(lib, "openblas_get_corename", ctypes.c_char_p)
+    if core is not None:
+        print("blas-kind openblas")
+        print("blas-core %s" % core.decode())
+        print("blas-threads %d" % symbol(lib, "openblas_get_num_threads", ctypes.c_int))
+        print("blas-config %s" % symbol(lib, "openblas_get_config", ctypes.c_char_p).decode())
+    elif symbol(lib, "bli_info_get_version_str", ctypes.c_char_p) is not None:
+        print("blas-kind blis")
+    elif "mkl" in os.path.basename(path):
+        print("blas-kind mkl")
+    elif os.path.basename(os.path.dirname(path)) == "blas":
+        # Debian's netlib package (libblas3) installs in <libdir>/blas/
+        print("blas-kind reference")
+    else:
+        print("blas-kind unknown")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument("--blas-info", action="store_true")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.blas_info:
+        blas_info()
+        return
 
     def wanted(n):
         return not a.names or any(n.startswith(x) for x in a.names)

@@ -7,6 +7,7 @@
 #include <t2i/rng.h>
 #include <t2i/params.h>
 #include <t2i/optim.h>
+#include <t2i/schedule.h>
 #include <t2i/safetensors.h>
 #include <t2i/record.h>
 #include <t2i/session.h>
