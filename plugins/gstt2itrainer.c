@@ -24,11 +24,21 @@
  * against the updated discriminators); the step count, the moving
  * averages, reports and checkpoints advance at the end of the batch.
  *
+ * Per group (@group-settings): the optimizer's hyper-parameters, gradient
+ * clipping (optionally until a step, as VQ-Diffusion clips for its first
+ * 5000), a learning-rate schedule (t2i/schedule.h: warm-up, cosine, step,
+ * or reduce-on-plateau on the mean of a loss entry over each report, the
+ * lr then changing at report steps), and the decay and update interval of
+ * its moving average when @ema names it (several groups may have one).
+ * The learning rate of each group is reported as `lr/<group>`.
+ *
  * Checkpoint (@checkpoint): one safetensors file with every registered
  * group's parameters under their full names (`G.fc.weight`), the optimizer
  * state (`optim/<group>/<param>/exp_avg`, ...), the EMA shadows
  * (`ema/<group>.<param>`) and, in `__metadata__`, the format version, the
- * step, the session seed and RNG state and the optimizer step counters.
+ * step, the session seed and RNG state, the optimizer step counters, the
+ * schedules' state and a description of every network (`model/<group>`,
+ * t2i/arch.h), so weights= alone rebuilds a generator from it.
  * It is written every @save-every steps and at EOS (when it trained since
  * the last save), to a temporary file that is renamed over the old one.
  * With @resume the trainer restores parameters, optimizer state, EMA, RNG
@@ -72,14 +82,20 @@ GST_DEBUG_CATEGORY_STATIC (t2i_trainer_debug);
 
 #define CHECKPOINT_FORMAT "t2i-checkpoint"
 #define CHECKPOINT_VERSION "1"
-#define GROUP_SETTINGS_EXAMPLE "G:lr=0.002,betas=0,0.99;D:lr=0.002"
+#define GROUP_SETTINGS_EXAMPLE "G:lr=0.002,betas=0,0.99;D:lr=0.002," \
+    "schedule=cosine,warmup=500,total=20000,clip=1"
 
 /* hyper-parameters; has_* say which ones a group-settings entry sets */
 typedef struct
 {
   gboolean has_kind, has_lr, has_betas, has_eps, has_wd, has_momentum;
+  gboolean has_clip, has_clip_until, has_ema_decay, has_ema_every;
   T2iOptimizerKind kind;
-  double lr, beta1, beta2, eps, wd, momentum;
+  double lr, beta1, beta2, eps, wd, momentum, clip, ema_decay;
+  gint64 clip_until;
+  guint ema_every;
+  GString *schedule;            /* "KIND,key=value,..." or NULL */
+  gchar *metric;                /* plateau: the loss entry it watches */
 } Settings;
 
 /* one parameter group the trainer steps */
@@ -88,8 +104,20 @@ typedef struct
   gchar *name;
   T2iParamGroup *group;
   T2iOptimizer *opt;
+  T2iLrSchedule *schedule;      /* NULL: the constant lr */
+  const char *metric;           /* plateau metric (in its Settings) */
+  double clip;                  /* largest gradient norm, 0: none */
+  gint64 clip_until;            /* clip before this step only, -1: always */
   T2iTensor *loss;              /* this record's sum, NULL between records */
 } Slot;
+
+/* one moving average */
+typedef struct
+{
+  gchar *group;
+  T2iEma *ema;
+  guint every;
+} Average;
 
 typedef struct
 {
@@ -115,7 +143,7 @@ struct _T2iTrainer
   T2iSession *session;
   GHashTable *loss_groups;      /* "loss/x" -> group name, from the caps */
   GPtrArray *slots;             /* Slot*, sorted by name */
-  T2iEma *ema_state;
+  GPtrArray *averages;          /* Average*, in ema= order */
   T2iSafetensors *resume_file;  /* open until the parameters are loaded */
   gint64 step;                  /* steps done */
   gint64 saved_step;            /* step of the file on disk, -1 if none */
@@ -223,15 +251,41 @@ parse_betas (const char *s, double *b1, double *b2)
 }
 
 static void
+settings_free (gpointer p)
+{
+  Settings *set = p;
+  if (set->schedule)
+    g_string_free (set->schedule, TRUE);
+  g_free (set->metric);
+  g_free (set);
+}
+
+static void
+average_free (gpointer p)
+{
+  Average *a = p;
+  g_free (a->group);
+  g_clear_pointer (&a->ema, t2i_ema_free);
+  g_free (a);
+}
+
+static void
 slot_free (gpointer p)
 {
   Slot *s = p;
   g_free (s->name);
+  g_clear_pointer (&s->schedule, t2i_lr_schedule_free);
   g_clear_pointer (&s->opt, t2i_optimizer_free);
   g_clear_pointer (&s->group, t2i_param_group_unref);
   g_clear_pointer (&s->loss, t2i_tensor_unref);
   g_free (s);
 }
+
+/* the keys of a learning-rate schedule (t2i/schedule.h) in group-settings */
+static const char *const schedule_keys[] = {
+  "warmup", "warmup-from", "total", "min-lr", "step-size", "factor", "mode",
+  "patience", "threshold", "threshold-mode", "cooldown", NULL
+};
 
 /* one "GROUP:key=value,key=value" entry; the value of betas holds a comma,
  * so a piece without '=' continues the previous value */
@@ -273,13 +327,39 @@ parse_group_entry (const char *entry, GHashTable * out, GString * why)
   }
 
   Settings *set = g_new0 (Settings, 1);
+  g_autoptr (GString) sched_keys = g_string_new (NULL);
   for (guint i = 0; i < pairs->len; i++) {
     char *kv = pairs->pdata[i];
     char *eq = strchr (kv, '=');
     *eq = 0;
     const char *key = g_strstrip (kv), *val = g_strstrip (eq + 1);
     gboolean ok;
-    if (g_str_equal (key, "lr")) {
+    guint64 u;
+    if (g_strv_contains (schedule_keys, key)) {
+      g_string_append_printf (sched_keys, ",%s=%s", key, val);
+      ok = TRUE;
+    } else if (g_str_equal (key, "schedule")) {
+      ok = *val != 0;
+      if (ok)
+        set->schedule = g_string_new (val);
+    } else if (g_str_equal (key, "metric")) {
+      ok = g_str_has_prefix (val, "loss/");
+      g_free (set->metric);
+      set->metric = g_strdup (val);
+    } else if (g_str_equal (key, "clip")) {
+      ok = set->has_clip = parse_double (val, &set->clip) && set->clip >= 0;
+    } else if (g_str_equal (key, "clip-until")) {
+      ok = set->has_clip_until = g_ascii_string_to_unsigned (val, 10, 0,
+          G_MAXINT64, &u, NULL);
+      set->clip_until = (gint64) u;
+    } else if (g_str_equal (key, "ema-decay")) {
+      ok = set->has_ema_decay = parse_double (val, &set->ema_decay)
+          && set->ema_decay >= 0 && set->ema_decay <= 1;
+    } else if (g_str_equal (key, "ema-every")) {
+      ok = set->has_ema_every = g_ascii_string_to_unsigned (val, 10, 1,
+          G_MAXUINT, &u, NULL);
+      set->ema_every = (guint) u;
+    } else if (g_str_equal (key, "lr")) {
       ok = set->has_lr = parse_double (val, &set->lr) && set->lr >= 0;
     } else if (g_str_equal (key, "betas")) {
       ok = set->has_betas = parse_betas (val, &set->beta1, &set->beta2);
@@ -293,15 +373,47 @@ parse_group_entry (const char *entry, GHashTable * out, GString * why)
     } else if (g_str_equal (key, "optimizer")) {
       ok = set->has_kind = t2i_optimizer_kind_from_string (val, &set->kind);
     } else {
+      g_autofree char *sk = g_strjoinv (", ", (gchar **) schedule_keys);
       g_string_printf (why, "group '%s': unknown key '%s' (use lr, betas, "
-          "eps, weight-decay, momentum or optimizer)", group, key);
-      g_free (set);
+          "eps, weight-decay, momentum, optimizer, clip, clip-until, "
+          "ema-decay, ema-every, schedule, metric or the schedule's %s)",
+          group, key, sk);
+      settings_free (set);
       return FALSE;
     }
     if (!ok) {
       g_string_printf (why, "group '%s': bad value '%s' for %s", group, val,
           key);
-      g_free (set);
+      settings_free (set);
+      return FALSE;
+    }
+  }
+  if (sched_keys->len && !set->schedule)
+    set->schedule = g_string_new ("constant");
+  if (set->schedule)
+    g_string_append (set->schedule, sched_keys->str);
+  if (set->metric && (!set->schedule || !g_str_has_prefix
+          (set->schedule->str, "plateau"))) {
+    g_string_printf (why, "group '%s': metric=%s is for schedule=plateau",
+        group, set->metric);
+    settings_free (set);
+    return FALSE;
+  }
+  if (set->schedule) {
+    /* a typo fails now; lr is the group's, checked when it is known */
+    T2iLrScheduleConfig c;
+    GError *err = NULL;
+    t2i_lr_schedule_config_init (&c, T2I_LR_SCHEDULE_CONSTANT);
+    if (!t2i_lr_schedule_config_parse (&c, set->schedule->str, &err)) {
+      g_string_printf (why, "group '%s': %s", group, err->message);
+      g_error_free (err);
+      settings_free (set);
+      return FALSE;
+    }
+    if (c.kind == T2I_LR_SCHEDULE_PLATEAU && !set->metric) {
+      g_string_printf (why, "group '%s': schedule=plateau needs metric=loss/"
+          "NAME, the loss whose mean over each report it watches", group);
+      settings_free (set);
       return FALSE;
     }
   }
@@ -372,7 +484,7 @@ parse_settings (T2iTrainer * self)
   }
   g_clear_pointer (&self->overrides, g_hash_table_unref);
   self->overrides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+      settings_free);
   g_auto (GStrv) entries = g_strsplit (self->group_settings ?
       self->group_settings : "", ";", -1);
   g_autoptr (GString) why = g_string_new (NULL);
@@ -506,16 +618,24 @@ save_checkpoint (T2iTrainer * self, GError ** error)
     t2i_optimizer_state_tensors (s->opt, names, tensors);
     t2i_optimizer_state_metadata (s->opt, meta);
   }
-  if (self->ema_state) {
-    T2iParamGroup *shadow = t2i_ema_get_group (self->ema_state);
+  for (guint i = 0; i < self->slots->len; i++) {
+    Slot *slot = self->slots->pdata[i];
+    if (slot->schedule) {
+      g_autofree char *prefix = g_strdup_printf ("sched/%s/", slot->name);
+      t2i_lr_schedule_get_state (slot->schedule, prefix, meta);
+    }
+  }
+  for (guint i = 0; i < self->averages->len; i++) {
+    Average *a = self->averages->pdata[i];
+    T2iParamGroup *shadow = t2i_ema_get_group (a->ema);
     t2i_param_group_collect (shadow, NULL, names, tensors);
     /* the average is the same network as the group it follows */
     describe_models (meta, t2i_param_group_get_name (shadow),
-        t2i_session_lookup_group (self->session, self->ema));
+        t2i_session_lookup_group (self->session, a->group));
     g_autofree char *key = g_strdup_printf ("%s/updates",
         t2i_param_group_get_name (shadow));
     put (meta, key, g_strdup_printf ("%" G_GUINT64_FORMAT,
-            t2i_ema_get_updates (self->ema_state)));
+            t2i_ema_get_updates (a->ema)));
   }
 
   T2iRng *rng = t2i_session_get_rng (self->session);
@@ -648,21 +768,32 @@ load_resume (T2iTrainer * self)
     if (t2i_safetensors_get_metadata (st, key))
       ok = t2i_optimizer_load_state (s->opt, st, &err);
   }
-  if (ok && self->ema_state) {
-    T2iParamGroup *shadow = t2i_ema_get_group (self->ema_state);
+  for (guint i = 0; ok && i < self->slots->len; i++) {
+    Slot *slot = self->slots->pdata[i];
+    g_autofree char *prefix = g_strdup_printf ("sched/%s/", slot->name);
+    g_autofree char *kind = g_strconcat (prefix, "kind", NULL);
+    /* a checkpoint written before the schedule was set starts it afresh */
+    if (slot->schedule && t2i_safetensors_get_metadata (st, kind))
+      ok = t2i_lr_schedule_set_state (slot->schedule, prefix,
+          t2i_safetensors_get_metadata_table (st), &err);
+  }
+  for (guint i = 0; ok && i < self->averages->len; i++) {
+    Average *a = self->averages->pdata[i];
+    T2iParamGroup *shadow = t2i_ema_get_group (a->ema);
     g_autofree char *key = g_strdup_printf ("%s/updates",
         t2i_param_group_get_name (shadow));
     guint64 updates;
     if (parse_u64 (t2i_safetensors_get_metadata (st, key), &updates)) {
       ok = t2i_param_group_load (shadow, st, NULL, TRUE, &err);
       if (ok)
-        t2i_ema_set_updates (self->ema_state, updates);
+        t2i_ema_set_updates (a->ema, updates);
     } else {
       /* no average in the file yet: start it from the restored weights */
       g_autofree char *name = g_strdup (t2i_param_group_get_name (shadow));
-      t2i_ema_free (self->ema_state);
-      self->ema_state = t2i_ema_new (t2i_session_lookup_group (self->session,
-              self->ema), name, self->ema_decay);
+      double decay = t2i_ema_get_decay (a->ema);
+      t2i_ema_free (a->ema);
+      a->ema = t2i_ema_new (t2i_session_lookup_group (self->session,
+              a->group), name, decay);
     }
   }
   if (!ok) {
@@ -673,6 +804,61 @@ load_resume (T2iTrainer * self)
   }
   g_clear_pointer (&self->resume_file, t2i_safetensors_free);
   return ok;
+}
+
+/* the group's schedule and clipping (group-settings) */
+static gboolean
+setup_slot (T2iTrainer * self, Slot * slot, double lr)
+{
+  Settings *o = g_hash_table_lookup (self->overrides, slot->name);
+  slot->clip = o && o->has_clip ? o->clip : self->clip_grad_norm;
+  slot->clip_until = o && o->has_clip_until ? o->clip_until : -1;
+  if (!o || !o->schedule)
+    return TRUE;
+  T2iLrScheduleConfig c;
+  GError *err = NULL;
+  t2i_lr_schedule_config_init (&c, T2I_LR_SCHEDULE_CONSTANT);
+  c.lr = lr;
+  if (t2i_lr_schedule_config_parse (&c, o->schedule->str, &err))
+    slot->schedule = t2i_lr_schedule_new (&c, &err);
+  if (!slot->schedule) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("group-settings: group '%s': %s", slot->name, err->message),
+        (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  slot->metric = o->metric;
+  return TRUE;
+}
+
+/* one moving average per group of ema= */
+static gboolean
+setup_averages (T2iTrainer * self)
+{
+  g_auto (GStrv) names = g_strsplit_set (self->ema ? self->ema : "", ", ",
+      -1);
+  for (gchar ** n = names; *n; n++) {
+    if (!**n)
+      continue;
+    T2iParamGroup *g = t2i_session_lookup_group (self->session, *n);
+    if (!g) {
+      g_autofree char *all = list_groups (self);
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("ema=%s: the pipeline has no parameter group '%s' (groups: %s)",
+              self->ema, *n, all), (NULL));
+      return FALSE;
+    }
+    Settings *o = g_hash_table_lookup (self->overrides, *n);
+    Average *a = g_new0 (Average, 1);
+    g_autofree char *shadow = g_strconcat ("ema/", *n, NULL);
+    a->group = g_strdup (*n);
+    a->ema = t2i_ema_new (g, shadow, o && o->has_ema_decay ? o->ema_decay :
+        self->ema_decay);
+    a->every = o && o->has_ema_every ? o->ema_every : 1;
+    g_ptr_array_add (self->averages, a);
+  }
+  return TRUE;
 }
 
 /* ---- negotiation ---- */
@@ -744,6 +930,8 @@ t2i_trainer_set_caps (GstBaseSink * sink, GstCaps * caps)
     slot->opt = t2i_optimizer_new (g, &config);
     g_ptr_array_add (self->slots, slot);
     g_ptr_array_sort (self->slots, compare_slots);
+    if (!setup_slot (self, slot, config.lr))
+      return FALSE;
   }
 
   /* group-settings must name groups the trainer steps */
@@ -762,18 +950,8 @@ t2i_trainer_set_caps (GstBaseSink * sink, GstCaps * caps)
     }
   }
 
-  if (self->ema && *self->ema && !self->ema_state) {
-    T2iParamGroup *g = t2i_session_lookup_group (self->session, self->ema);
-    if (!g) {
-      g_autofree char *all = list_groups (self);
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("ema=%s: the pipeline has no parameter group of that name "
-              "(groups: %s)", self->ema, all), (NULL));
-      return FALSE;
-    }
-    g_autofree char *name = g_strconcat ("ema/", self->ema, NULL);
-    self->ema_state = t2i_ema_new (g, name, self->ema_decay);
-  }
+  if (self->averages->len == 0 && !setup_averages (self))
+    return FALSE;
 
   if (self->resume_file && !load_resume (self))
     return FALSE;
@@ -793,6 +971,18 @@ report (T2iTrainer * self)
       "phase", G_TYPE_STRING, self->phase,
       "items-per-second", G_TYPE_DOUBLE,
       secs > 0 ? (double) self->report_items / secs : 0.0, NULL);
+  for (guint i = 0; i < self->slots->len; i++) {
+    Slot *slot = self->slots->pdata[i];
+    LossStat *st = slot->metric ? g_hash_table_lookup (self->loss_stats,
+        slot->metric) : NULL;
+    /* plateau: the mean of its metric over the report's steps */
+    if (st && st->n > 0)
+      t2i_lr_schedule_report (slot->schedule, self->step, st->sum / st->n);
+    g_autofree char *field = g_strconcat ("lr/", slot->name, NULL);
+    gst_structure_set (s, field, G_TYPE_DOUBLE,
+        slot->schedule ? t2i_lr_schedule_lr (slot->schedule, self->step) :
+        t2i_optimizer_get_lr (slot->opt), NULL);
+  }
   for (guint i = 0; i < self->loss_order->len; i++) {
     const char *name = self->loss_order->pdata[i];
     LossStat *st = g_hash_table_lookup (self->loss_stats, name);
@@ -903,9 +1093,13 @@ train_step (T2iTrainer * self, GstBuffer * rec)
     if (!slot->loss)
       continue;
     g_clear_pointer (&slot->loss, t2i_tensor_unref);
-    if (self->clip_grad_norm > 0) {
+    if (slot->schedule)
+      t2i_optimizer_set_lr (slot->opt, t2i_lr_schedule_lr (slot->schedule,
+              self->step));
+    if (slot->clip > 0 && (slot->clip_until < 0
+            || self->step < slot->clip_until)) {
       double norm = t2i_param_groups_clip_grad_norm (&slot->group, 1,
-          self->clip_grad_norm);
+          slot->clip);
       if (!isfinite (norm)) {
         g_autofree char *what = g_strdup_printf ("the gradient norm of "
             "group '%s'", slot->name);
@@ -959,8 +1153,11 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   if (!t2i_record_ends_step (rec))
     return GST_FLOW_OK;
 
-  if (self->ema_state)
-    t2i_ema_update (self->ema_state);
+  for (guint i = 0; i < self->averages->len; i++) {
+    Average *a = self->averages->pdata[i];
+    if ((self->step + 1) % a->every == 0)
+      t2i_ema_update (a->ema);
+  }
   for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
     T2iTensor *t = t2i_record_get_tensor (rec,
         t2i_record_entry_name (rec, i));
@@ -1002,7 +1199,7 @@ reset (T2iTrainer * self)
   g_hash_table_remove_all (self->loss_groups);
   g_hash_table_remove_all (self->loss_stats);
   g_ptr_array_set_size (self->loss_order, 0);
-  g_clear_pointer (&self->ema_state, t2i_ema_free);
+  g_ptr_array_set_size (self->averages, 0);
   g_clear_pointer (&self->resume_file, t2i_safetensors_free);
   self->step = 0;
   self->saved_step = -1;
@@ -1194,6 +1391,7 @@ t2i_trainer_finalize (GObject * obj)
   T2iTrainer *self = T2I_TRAINER (obj);
   reset (self);
   g_ptr_array_unref (self->slots);
+  g_ptr_array_unref (self->averages);
   g_hash_table_unref (self->loss_groups);
   g_hash_table_unref (self->loss_stats);
   g_ptr_array_unref (self->loss_order);
@@ -1256,16 +1454,24 @@ t2i_trainer_class_init (T2iTrainerClass * klass)
   g_object_class_install_property (oc, PROP_GROUP_SETTINGS,
       g_param_spec_string ("group-settings", "Group settings",
           "Per-group overrides \"GROUP:key=value,...;GROUP:...\" with keys "
-          "lr, betas, eps, weight-decay, momentum, optimizer, e.g. \""
+          "lr, betas, eps, weight-decay, momentum, optimizer; clip (largest "
+          "gradient norm) and clip-until (a step); ema-decay and ema-every "
+          "(for a group of ema=); schedule=constant|cosine|step|plateau "
+          "with warmup, warmup-from, total, min-lr, step-size, factor, "
+          "mode, patience, threshold, threshold-mode, cooldown and, for "
+          "plateau, metric=loss/NAME (its mean over each report); e.g. \""
           GROUP_SETTINGS_EXAMPLE "\"", NULL, PARAM_FLAGS));
   g_object_class_install_property (oc, PROP_CLIP_GRAD_NORM,
       g_param_spec_double ("clip-grad-norm", "Clip gradient norm",
-          "Largest L2 norm of each group's gradient (0 = no clipping)", 0,
-          G_MAXDOUBLE, 0, PARAM_FLAGS));
+          "Largest L2 norm of each group's gradient (0 = no clipping; per "
+          "group: group-settings clip, clip-until)", 0, G_MAXDOUBLE, 0,
+          PARAM_FLAGS));
   g_object_class_install_property (oc, PROP_EMA,
-      g_param_spec_string ("ema", "EMA group",
-          "Group whose parameters get an exponential moving average, saved "
-          "as ema/<group>.<param>", NULL, PARAM_FLAGS));
+      g_param_spec_string ("ema", "EMA groups",
+          "Groups whose parameters get an exponential moving average, "
+          "comma-separated, saved as ema/<group>.<param> (decay and update "
+          "interval per group: group-settings ema-decay, ema-every)", NULL,
+          PARAM_FLAGS));
   g_object_class_install_property (oc, PROP_EMA_DECAY,
       g_param_spec_double ("ema-decay", "EMA decay",
           "Weight of the old average in each EMA update", 0, 1,
@@ -1316,13 +1522,14 @@ t2i_trainer_init (T2iTrainer * self)
   self->report_every = DEFAULT_REPORT_EVERY;
   self->saved_step = -1;
   self->slots = g_ptr_array_new_with_free_func (slot_free);
+  self->averages = g_ptr_array_new_with_free_func (average_free);
   self->loss_groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
   self->loss_stats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
   self->loss_order = g_ptr_array_new_with_free_func (g_free);
   self->overrides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+      settings_free);
   /* a step is a record, not a point in time; keep no graph alive */
   gst_base_sink_set_sync (bs, FALSE);
   gst_base_sink_set_last_sample_enabled (bs, FALSE);

@@ -567,6 +567,58 @@ test_loss_schedule (Fixture * f, gconstpointer data)
           "phase"));
 }
 
+/* group-settings: a cosine schedule with warm-up (reported as lr/G), a
+ * clip until a step, two moving averages, one updated every 2 steps */
+static void
+test_group_schedules (Fixture * f, gconstpointer data)
+{
+  g_autofree char *desc = g_strdup_printf ("t2idatasetsrc dataset=shapes "
+      "resolution=8 batch-size=4 max-steps=6 ! t2inoise output=x dim=%d ! "
+      "t2inoise output=t dim=1 ! t2itesttoy name=G input=x output=y "
+      "hidden=%d out-features=1 ! t2itesttoy name=H input=x output=u "
+      "hidden=%d out-features=1 ! t2itestmse input=y target=t update=G "
+      "output=G ! t2itestmse input=u target=t update=H output=H ! "
+      "t2itrainer lr=0.01 report-every=1 ema=G,H group-settings=\"G:lr=0.1,"
+      "schedule=cosine,warmup=2,total=4,min-lr=0.01,clip=1,clip-until=3;"
+      "H:ema-every=2,ema-decay=0.5\" checkpoint=%s", IN, HIDDEN, HIDDEN,
+      f->ck);
+  g_autofree char *err = NULL;
+  g_autoptr (GPtrArray) msgs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  if (!test_run_pipeline (desc, &err, "t2i-train", msgs))
+    g_error ("%s", err);
+  g_assert_cmpuint (msgs->len, ==, 6);
+  for (guint i = 0; i < msgs->len; i++) {
+    /* the lr of the next step: warm-up 0 -> 0.1 over 2 steps, then cosine
+     * from 0.1 to 0.01 over 4 */
+    const gint64 step = i + 1;
+    double want = step < 2 ? 0.1 * step / 2 : 0.01 + 0.09 * (1 + cos (M_PI
+            * (step - 2) / 4)) / 2, lr, lh;
+    g_assert_true (gst_structure_get_double (msgs->pdata[i], "lr/G", &lr));
+    g_assert_true (gst_structure_get_double (msgs->pdata[i], "lr/H", &lh));
+    g_assert_cmpfloat_with_epsilon (lr, want, 1e-12);
+    g_assert_cmpfloat (lh, ==, 0.01);
+  }
+  g_autoptr (T2iSafetensors) st = t2i_safetensors_load (f->ck, NULL);
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "ema/G/updates"), ==,
+      "6");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "ema/H/updates"), ==,
+      "3");
+  g_assert_cmpstr (t2i_safetensors_get_metadata (st, "sched/G/kind"), ==,
+      "cosine");
+  g_assert_true (t2i_safetensors_has (st, "ema/H.fc1.weight"));
+
+  /* a plateau schedule needs its metric; a typo fails at once */
+  g_autofree char *bad = g_strdup_printf ("t2idatasetsrc dataset=shapes "
+      "max-steps=1 ! t2inoise output=x dim=%d ! t2inoise output=t dim=1 ! "
+      "t2itesttoy name=G input=x output=y hidden=%d out-features=1 ! "
+      "t2itestmse input=y target=t update=G output=G ! t2itrainer "
+      "group-settings=\"G:schedule=plateau,patience=2\"", IN, HIDDEN);
+  g_autofree char *bad_err = NULL;
+  g_assert_false (test_run_pipeline (bad, &bad_err, NULL, NULL));
+  g_assert_nonnull (strstr (bad_err, "schedule=plateau needs metric="));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -592,6 +644,8 @@ main (int argc, char **argv)
       test_phases_alternate, fixture_teardown);
   g_test_add ("/trainer/loss-schedule", Fixture, NULL, fixture_setup,
       test_loss_schedule, fixture_teardown);
+  g_test_add ("/trainer/group-schedules", Fixture, NULL, fixture_setup,
+      test_group_schedules, fixture_teardown);
   g_test_add ("/trainer/kill-during-save", Fixture, NULL, fixture_setup,
       test_kill_during_save, fixture_teardown);
   return g_test_run ();

@@ -46,6 +46,17 @@ def metadata(path):
         return json.loads(f.read(n))
 
 
+def tensors(path):
+    """name -> raw bytes of every tensor of a safetensors file"""
+    with open(path, 'rb') as f:
+        (n,) = struct.unpack('<Q', f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop('__metadata__', None)
+    return {k: data[v['data_offsets'][0]:v['data_offsets'][1]]
+            for k, v in header.items()}
+
+
 def png_pixels(path):
     """(width, height, raw scanline bytes) of an 8-bit RGB(A) PNG."""
     with open(path, 'rb') as f:
@@ -145,8 +156,25 @@ class Pipelines(unittest.TestCase):
         run = self.check_train('lafite-train-free.t2i')
         # its generator samples and evaluates with the same settings
         out = self.out('train-free-samples')
-        launch('lafite-generate.t2i', ckpt=run + '.safetensors', ch=8,
+        launch('lafite-generate.t2i', ckpt=run + '.safetensors',
                clip=CLIP, out=out, text='a red circle;a blue square')
+
+    def test_train_free_resume_bit_exact(self):
+        """18 steps straight equal 9 + resume + 9, lazy R1 (every 16 steps)
+        on the records' own steps through the resume"""
+        d = self.out('resume')
+        common = dict(batch=4, ch=8, clip=CLIP)
+        launch('lafite-train-free.t2i', steps=18, out=d + '/straight',
+               **common)
+        launch('lafite-train-free.t2i', steps=9, out=d + '/resumed',
+               **common)
+        launch('lafite-train-free.t2i', steps=18, out=d + '/resumed',
+               resume='true', **common)
+        a = tensors(d + '/straight.safetensors')
+        b = tensors(d + '/resumed.safetensors')
+        self.assertEqual(sorted(a), sorted(b))
+        differ = [k for k in a if a[k] != b[k]]
+        self.assertEqual(differ, [])
 
     def test_train_free_ablation(self):
         self.check_train('lafite-train-free.t2i', gamma=0, **{'lambda': 0})
@@ -159,7 +187,7 @@ class Pipelines(unittest.TestCase):
         launch('lafite-train-free-pixels.t2i', steps=2, batch=8, ch=8,
                out=run)
         launch('lafite-generate-pixels.t2i', ckpt=run + '.safetensors',
-               ch=8, steps=1, out=run + '-samples')
+               steps=1, out=run + '-samples')
 
     def test_clip(self):
         out = os.path.join(self.out('clip'), 'clip.safetensors')
