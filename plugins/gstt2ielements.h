@@ -16,6 +16,7 @@ G_BEGIN_DECLS
   X (t2iloss) \
   X (t2imetric) \
   X (t2inoise) \
+  X (t2iop) \
   X (t2iperturb) \
   X (t2itensorsink) \
   X (t2itensorsrc) \

@@ -95,28 +95,6 @@ enum
   PROP_FIRST_OPTION,
 };
 
-#define T2I_TYPE_LOSS_KIND (t2i_loss_kind_get_type ())
-static GType
-t2i_loss_kind_get_type (void)
-{
-  static GType type = 0;
-  if (g_once_init_enter (&type)) {
-    const guint n = G_N_ELEMENTS (kinds);
-    GEnumValue *values = g_new0 (GEnumValue, n + 2);
-    values[0].value = 0;
-    values[0].value_name = "Not set (choose a kind)";
-    values[0].value_nick = "none";
-    for (guint i = 0; i < n; i++) {
-      values[i + 1].value = (gint) i + 1;
-      values[i + 1].value_name = kinds[i]->description;
-      values[i + 1].value_nick = kinds[i]->name;
-    }
-    GType t = g_enum_register_static ("T2iLossElementKind", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
 G_DEFINE_TYPE_WITH_CODE (T2iLossElement, t2i_loss_element, T2I_TYPE_LOSS,
     GST_DEBUG_CATEGORY_INIT (t2i_loss_element_debug, "t2iloss", 0,
         "t2i losses"));
@@ -246,6 +224,7 @@ t2i_loss_element_class_init (T2iLossElementClass * klass)
   T2iLossClass *lc = T2I_LOSS_CLASS (klass);
   const T2iOption *tables[G_N_ELEMENTS (kinds)];
   const char *names[G_N_ELEMENTS (kinds)];
+  const char *descriptions[G_N_ELEMENTS (kinds)];
 
   oc->set_property = t2i_loss_element_set_property;
   oc->get_property = t2i_loss_element_get_property;
@@ -254,22 +233,23 @@ t2i_loss_element_class_init (T2iLossElementClass * klass)
   lc->check = t2i_loss_element_check;
   lc->compute = t2i_loss_element_compute;
 
-  g_object_class_install_property (oc, PROP_KIND,
-      g_param_spec_enum ("kind", "Kind", "Which loss to compute",
-          T2I_TYPE_LOSS_KIND, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
   for (guint i = 0; i < G_N_ELEMENTS (kinds); i++) {
     tables[i] = kinds[i]->options;
     names[i] = kinds[i]->name;
+    descriptions[i] = kinds[i]->description;
   }
+  g_object_class_install_property (oc, PROP_KIND,
+      g_param_spec_enum ("kind", "Kind", "Which loss to compute",
+          t2i_options_variant_enum ("T2iLossElementKind",
+              "Not set (choose a kind)", names, descriptions,
+              G_N_ELEMENTS (kinds)), 0, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   t2i_options_install (oc, PROP_FIRST_OPTION, "T2iLoss", tables, names,
       G_N_ELEMENTS (kinds));
 
   gst_element_class_set_static_metadata (ec, "t2i loss", "Filter/Tensor/Loss",
       "GAN, R1 and LAFITE contrastive losses", "t2i authors");
   gst_element_class_add_static_metadata (ec, "t2i-example", EXAMPLE);
-
-  gst_type_mark_as_plugin_api (T2I_TYPE_LOSS_KIND, 0);
 }
 
 static void

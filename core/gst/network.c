@@ -583,7 +583,7 @@ t2i_network_class_set_role (T2iNetworkClass * klass, const char *role,
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   g_autoptr (GPtrArray) tables = g_ptr_array_new ();
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  g_autoptr (GArray) values = g_array_new (TRUE, TRUE, sizeof (GEnumValue));
+  g_autoptr (GPtrArray) descriptions = g_ptr_array_new ();
   gint def = 0;
 
   klass->role = role;
@@ -594,20 +594,19 @@ t2i_network_class_set_role (T2iNetworkClass * klass, const char *role,
   for (const T2iArch * const *a = t2i_archs (); *a; a++) {
     if (strcmp ((*a)->role, role) != 0)
       continue;
-    GEnumValue ev = { (gint) names->len, (*a)->description, (*a)->name };
     if (strcmp ((*a)->name, default_arch) == 0)
       def = (gint) names->len;
-    g_array_append_val (values, ev);
     g_ptr_array_add (tables, (gpointer) (*a)->options);
     g_ptr_array_add (names, (gpointer) (*a)->name);
+    g_ptr_array_add (descriptions, (gpointer) (*a)->description);
   }
   g_assert (names->len > 0);
 
   g_autofree gchar *type_name = g_strdup_printf ("%sArch",
       G_OBJECT_CLASS_NAME (klass));
-  GType arch_type = g_enum_register_static (g_intern_string (type_name),
-      (GEnumValue *) g_array_free (g_steal_pointer (&values), FALSE));
-  gst_type_mark_as_plugin_api (arch_type, 0);
+  GType arch_type = t2i_options_variant_enum (type_name, NULL,
+      (const char *const *) names->pdata,
+      (const char *const *) descriptions->pdata, names->len);
   g_object_class_install_property (oc, RPROP_ARCH,
       g_param_spec_enum ("arch", "Architecture",
           "The network (its options are listed with each property; "

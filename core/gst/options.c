@@ -38,13 +38,14 @@ config_type (T2iOptionType type)
 static void
 default_value (const T2iOption * o, GValue * v)
 {
+  char *end = NULL;
   g_value_init (v, config_type (o->type));
   switch (o->type) {
     case T2I_OPTION_TYPE_INT:
-      g_value_set_int (v, (gint) g_ascii_strtoll (o->def, NULL, 10));
+      g_value_set_int (v, (gint) g_ascii_strtoll (o->def, &end, 0));
       break;
     case T2I_OPTION_TYPE_DOUBLE:
-      g_value_set_double (v, g_ascii_strtod (o->def, NULL));
+      g_value_set_double (v, g_ascii_strtod (o->def, &end));
       break;
     case T2I_OPTION_TYPE_BOOLEAN:
       g_value_set_boolean (v, g_ascii_strcasecmp (o->def, "true") == 0);
@@ -52,6 +53,10 @@ default_value (const T2iOption * o, GValue * v)
     default:
       g_value_set_string (v, o->def);
   }
+  /* a default must be a plain number (write 2147483647, not G_MAXINT) */
+  if (end && *end)
+    g_error ("t2i: option %s: default '%s' is not a number", o->name,
+        o->def);
 }
 
 /* ---- installing ---- */
@@ -205,6 +210,29 @@ t2i_options_install (GObjectClass * klass, guint first_id,
         make_pspec (type_prefix, u, u->n == n_tables));
   }
   return order->len;
+}
+
+GType
+t2i_options_variant_enum (const char *type_name, const char *none,
+    const char *const *names, const char *const *descriptions, guint n)
+{
+  GType t = g_type_from_name (type_name);
+  if (t)
+    return t;
+  const guint first = none ? 1 : 0;
+  GEnumValue *values = g_new0 (GEnumValue, n + first + 1);
+  if (none) {
+    values[0].value_name = none;
+    values[0].value_nick = "none";
+  }
+  for (guint i = 0; i < n; i++) {
+    values[first + i].value = (gint) (first + i);
+    values[first + i].value_name = descriptions[i];
+    values[first + i].value_nick = names[i];
+  }
+  t = g_enum_register_static (g_intern_string (type_name), values);
+  gst_type_mark_as_plugin_api (t, 0);
+  return t;
 }
 
 /* ---- values ---- */

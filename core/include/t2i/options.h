@@ -123,6 +123,23 @@ guint t2i_options_install (GObjectClass * klass, guint first_id,
     const char *type_prefix, const T2iOption * const *tables,
     const char *const *names, guint n_tables);
 
+/**
+ * t2i_options_variant_enum:
+ * @type_name: the enum type's name ("T2iLossElementKind")
+ * @none: (nullable): the description of a value 0 nicknamed "none" that
+ *   means "not chosen yet"; %NULL: no such value
+ * @names: the variants' names (the nicks)
+ * @descriptions: one line each
+ * @n: how many
+ *
+ * Registers (once) the enum of a variant property (arch=, kind=, op=):
+ * value i is @names[i] (i + 1 with @none).
+ *
+ * Returns: the type
+ */
+GType t2i_options_variant_enum (const char *type_name, const char *none,
+    const char *const *names, const char *const *descriptions, guint n);
+
 /* ---- the values the user set ---- */
 
 typedef struct _T2iOptionValues T2iOptionValues;
