@@ -13,6 +13,7 @@ G_BEGIN_DECLS
   X (t2ifromvideo) \
   X (t2igenerator) \
   X (t2iimageencoder) \
+  X (t2il2v) \
   X (t2iloss) \
   X (t2imetric) \
   X (t2inoise) \

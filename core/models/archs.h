@@ -26,7 +26,9 @@ G_BEGIN_DECLS
   X (clip_vit) \
   X (clip_cnn) \
   X (vgg19) \
-  X (inception_v3)
+  X (inception_v3) \
+  X (l2v_transformer) \
+  X (l2v_mlp)
 
 #define T2I_ARCH_DECLARE(c) extern const T2iArch t2i_arch_##c;
 T2I_ARCHS (T2I_ARCH_DECLARE)

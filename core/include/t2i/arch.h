@@ -30,6 +30,7 @@ G_BEGIN_DECLS
 #define T2I_ROLE_DISCRIMINATOR "discriminator"
 #define T2I_ROLE_TEXT_ENCODER "text-encoder"
 #define T2I_ROLE_IMAGE_ENCODER "image-encoder"
+#define T2I_ROLE_L2V "l2v"
 
 /**
  * T2iArchContext:
