@@ -334,8 +334,10 @@ prepare (T2iImageEncoder * self, gint64 in_size, GError ** error)
   if (weights) {
     const char *what, *stem = stem_name (self, &what);
     st = t2i_safetensors_load (weights, error);
-    if (!st)
+    if (!st) {
+      g_prefix_error (error, "weights=%s: ", weights);
       return FALSE;
+    }
     g_free (self->file_prefix);
     self->file_prefix = NULL;
     if (self->arch == ARCH_CLIP)

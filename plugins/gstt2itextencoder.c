@@ -251,8 +251,10 @@ prepare (T2iTextEncoder * self, gboolean text, GError ** error)
 
   if (weights) {
     g_autoptr (T2iSafetensors) st = t2i_safetensors_load (weights, error);
-    if (!st)
+    if (!st) {
+      g_prefix_error (error, "weights=%s: ", weights);
       return FALSE;
+    }
     g_free (self->file_prefix);
     self->file_prefix = find_prefix (st, self->weights_prefix,
         t2i_transform_get_group_name (t), "token_embedding.weight",
