@@ -10,7 +10,10 @@
 
 #include <gst/gst.h>
 
+#include <t2i/launch.h>
+
 #include "diagnose.h"
+#include "graph.h"
 #include "preprocess.h"
 #include "report.h"
 #include "run.h"
@@ -216,28 +219,40 @@ print_located (const gchar * filename, const T2iPreprocessed * pp,
   g_printerr ("%s:%u:%u: %s\n", filename, line, column, message);
 }
 
-/* Builds the pipeline; on failure prints the located error line. */
+/* Builds the pipeline, refuses a loop and gives outputs that go nowhere
+ * a fakesink.  On failure prints one line and returns NULL with
+ * *exit_code set: a located parse error or a loop (2), or the error an
+ * element posted when it was linked (1, as when it posts it running). */
 static GstElement *
-build_pipeline (const gchar * filename, const T2iPreprocessed * pp)
+build_pipeline (const gchar * filename, const T2iPreprocessed * pp,
+    gboolean quiet, gint * exit_code)
 {
   GstParseContext *context = gst_parse_context_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (T2iDiagnostic) diagnostic = NULL;
+  g_autoptr (GPtrArray) added = NULL;
+  g_autofree gchar *loop = NULL;
   GstElement *pipeline;
 
   hold_logs ();
-  pipeline = gst_parse_launch_full (pp->text, context,
-      GST_PARSE_FLAG_FATAL_ERRORS, &error);
-  if (pipeline == NULL)
+  pipeline = t2i_parse_launch (pp->text, context, &error);
+  if (pipeline == NULL && error->domain == GST_PARSE_ERROR)
     diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
-  else if (logs_were_held ())
+  else if (pipeline != NULL && logs_were_held ())
     diagnostic = t2i_diagnose_values (pp->text);
-  release_logs (diagnostic == NULL);
+  release_logs (pipeline != NULL && diagnostic == NULL);
   gst_parse_context_free (context);
 
   if (diagnostic != NULL) {
     print_located (filename, pp, diagnostic->offset, diagnostic->message);
     g_clear_object (&pipeline);
+    *exit_code = T2I_EXIT_USAGE;
+    return NULL;
+  }
+  if (pipeline == NULL) {
+    /* "ELEMENT: MESSAGE", the line it gets when it fails running */
+    g_printerr ("%s\n", error->message);
+    *exit_code = T2I_EXIT_RUNTIME_ERROR;
     return NULL;
   }
 
@@ -248,6 +263,21 @@ build_pipeline (const gchar * filename, const T2iPreprocessed * pp)
     gst_bin_add (GST_BIN (wrapper), pipeline);
     pipeline = wrapper;
   }
+
+  loop = t2i_graph_find_loop (GST_BIN (pipeline));
+  if (loop != NULL) {
+    g_printerr ("t2i-launch: the links form a loop: %s (an element cannot "
+        "take its own output; remove one of these links)\n", loop);
+    gst_object_unref (pipeline);
+    *exit_code = T2I_EXIT_USAGE;
+    return NULL;
+  }
+
+  added = t2i_graph_add_missing_sinks (GST_BIN (pipeline));
+  for (guint i = 0; i < added->len && !quiet; i++)
+    g_printerr ("t2i-launch: note: %s's output goes nowhere; added a "
+        "fakesink (end the pipeline with '! fakesink' to silence this)\n",
+        (const gchar *) g_ptr_array_index (added, i));
   return pipeline;
 }
 
@@ -431,11 +461,9 @@ main (int argc, char **argv)
   if (!opt.quiet)
     warn_unused_sets (sets, pp, filename);
 
-  pipeline = build_pipeline (filename, pp);
-  if (pipeline == NULL) {
-    exit_code = T2I_EXIT_USAGE;
+  pipeline = build_pipeline (filename, pp, opt.quiet, &exit_code);
+  if (pipeline == NULL)
     goto out_deinit;
-  }
 
   reporter = t2i_reporter_new (stderr, isatty (fileno (stderr)),
       opt.quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
