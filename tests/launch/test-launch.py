@@ -344,6 +344,39 @@ class Links(unittest.TestCase):
                                 '( identity ) ) ! fakesink'), (0, '', ''))
 
 
+class Limits(unittest.TestCase):
+    def write(self, name, text):
+        path = tmp_path(name)
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(text)
+        return path
+
+    def test_nested_bins(self):
+        deep = self.write('deep.t2i', '(' * 50000 + 'fakesrc ! fakesink' +
+                          ')' * 50000)
+        self.assertEqual(launch(deep), (2, '', deep + ':1:257: bins nested '
+                                        'more than 256 deep (the limit)\n'))
+        limit = self.write('limit.t2i', '(' * 256 + 'fakesrc num-buffers=1 '
+                           '! fakesink' + ')' * 256)
+        self.assertEqual(launch(limit), (0, '', ''))
+
+    def test_nested_defaults(self):
+        deep = self.write('deepvar.t2i', 'fakesrc num-buffers=' +
+                          '${A:-' * 80000 + '1' + '}' * 80000 + ' ! fakesink')
+        self.assertEqual(launch(deep), (
+            2, '', deep + ':1:1301: variable references nested more than '
+            '256 deep in defaults (the limit)\n'))
+
+    def test_file_size(self):
+        self.assertEqual(launch('/dev/zero'), (
+            2, '', 't2i-launch: /dev/zero: longer than 1024 KiB, the limit '
+            'for a pipeline file\n'))
+        big = self.write('big.t2i', 'fakesrc ! fakesink' + ' ' * (1 << 20))
+        self.assertEqual(launch(big), (
+            2, '', 't2i-launch: ' + big + ': longer than 1024 KiB, the limit '
+            'for a pipeline file\n'))
+
+
 class Interrupt(unittest.TestCase):
     def start(self, *args):
         return subprocess.Popen([T2I_LAUNCH, *args], cwd=FIXTURES, env=ENV,

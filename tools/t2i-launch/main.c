@@ -3,11 +3,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "t2i-config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
 #include <t2i/launch.h>
@@ -227,21 +230,24 @@ static GstElement *
 build_pipeline (const gchar * filename, const T2iPreprocessed * pp,
     gboolean quiet, gint * exit_code)
 {
-  GstParseContext *context = gst_parse_context_new ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (T2iDiagnostic) diagnostic = NULL;
+  g_autoptr (T2iDiagnostic) diagnostic = t2i_diagnose_limits (pp->text);
   g_autoptr (GPtrArray) added = NULL;
   g_autofree gchar *loop = NULL;
-  GstElement *pipeline;
+  GstElement *pipeline = NULL;
 
-  hold_logs ();
-  pipeline = t2i_parse_launch (pp->text, context, &error);
-  if (pipeline == NULL && error->domain == GST_PARSE_ERROR)
-    diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
-  else if (pipeline != NULL && logs_were_held ())
-    diagnostic = t2i_diagnose_values (pp->text);
-  release_logs (pipeline != NULL && diagnostic == NULL);
-  gst_parse_context_free (context);
+  if (diagnostic == NULL) {
+    GstParseContext *context = gst_parse_context_new ();
+
+    hold_logs ();
+    pipeline = t2i_parse_launch (pp->text, context, &error);
+    if (pipeline == NULL && error->domain == GST_PARSE_ERROR)
+      diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
+    else if (pipeline != NULL && logs_were_held ())
+      diagnostic = t2i_diagnose_values (pp->text);
+    release_logs (pipeline != NULL && diagnostic == NULL);
+    gst_parse_context_free (context);
+  }
 
   if (diagnostic != NULL) {
     print_located (filename, pp, diagnostic->offset, diagnostic->message);
@@ -296,6 +302,54 @@ warn_unused_sets (GHashTable * sets, const T2iPreprocessed * pp,
   g_list_free (names);
 }
 
+/* Reads @path whole, refusing more than T2I_PREPROCESS_MAX_BYTES: a
+ * pipeline file is text someone wrote, and /dev/zero never ends. */
+static gboolean
+read_bounded (const gchar * path, gchar ** text, gsize * length,
+    GError ** error)
+{
+  g_autofree gchar *buffer = NULL;
+  gsize size = 0;
+  gint fd = g_open (path, O_RDONLY, 0);
+
+  if (fd < 0) {
+    gint saved = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        "cannot read %s: %s", path, g_strerror (saved));
+    return FALSE;
+  }
+  buffer = g_malloc (T2I_PREPROCESS_MAX_BYTES + 2);
+  while (size <= T2I_PREPROCESS_MAX_BYTES) {
+    gssize n = read (fd, buffer + size, T2I_PREPROCESS_MAX_BYTES + 1 - size);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      gint saved = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+          "cannot read %s: %s", path, g_strerror (saved));
+      close (fd);
+      return FALSE;
+    }
+    if (n == 0)
+      break;
+    size += n;
+  }
+  close (fd);
+  if (size > T2I_PREPROCESS_MAX_BYTES) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+        "%s: longer than %d KiB, the limit for a pipeline file", path,
+        T2I_PREPROCESS_MAX_BYTES / 1024);
+    return FALSE;
+  }
+  buffer[size] = '\0';
+  *text = g_steal_pointer (&buffer);
+  *length = size;
+  return TRUE;
+}
+
 /* The text to run and its name for error lines. */
 static gboolean
 read_description (gchar ** args, gchar ** words, gchar ** filename,
@@ -313,6 +367,12 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
     *filename = g_strdup (COMMAND_LINE_NAME);
     *text = g_strjoinv (" ", words);
     *length = strlen (*text);
+    if (*length > T2I_PREPROCESS_MAX_BYTES) {
+      g_printerr ("t2i-launch: the pipeline after '--' is longer than %d "
+          "KiB (the limit)\n", T2I_PREPROCESS_MAX_BYTES / 1024);
+      *exit_code = T2I_EXIT_USAGE;
+      return FALSE;
+    }
     return TRUE;
   }
 
@@ -323,7 +383,7 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
     return FALSE;
   }
   *filename = g_strdup (args[1]);
-  if (!g_file_get_contents (args[1], text, length, &error)) {
+  if (!read_bounded (args[1], text, length, &error)) {
     g_printerr ("t2i-launch: %s\n", error->message);
     *exit_code = T2I_EXIT_USAGE;
     return FALSE;
