@@ -377,6 +377,25 @@ class Limits(unittest.TestCase):
             'for a pipeline file\n'))
 
 
+class LostOutput(unittest.TestCase):
+    """Output that cannot be written is an error, not a silent loss."""
+
+    def test_json_disk_full(self):
+        self.assertEqual(launch('-q', '--json', '/dev/full', 'counted.t2i'), (
+            1, '', 't2i-launch: cannot write /dev/full: No space left on '
+            'device\n'))
+
+    def test_json_stdout_full(self):
+        with open('/dev/full', 'w') as full:
+            p = subprocess.run([T2I_LAUNCH, '-q', '--json', '-',
+                                'counted.t2i'], cwd=FIXTURES, env=ENV,
+                               stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=120)
+        self.assertEqual((p.returncode, p.stderr), (
+            1, 't2i-launch: cannot write standard output: No space left on '
+            'device\n'))
+
+
 class Interrupt(unittest.TestCase):
     def start(self, *args):
         return subprocess.Popen([T2I_LAUNCH, *args], cwd=FIXTURES, env=ENV,

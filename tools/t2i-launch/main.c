@@ -543,6 +543,11 @@ main (int argc, char **argv)
     _exit (T2I_EXIT_ABORTED);
   }
   gst_object_unref (pipeline);
+  if (!t2i_reporter_close_json (reporter, &error)
+      && exit_code == T2I_EXIT_OK) {
+    g_printerr ("t2i-launch: %s\n", error->message);
+    exit_code = T2I_EXIT_RUNTIME_ERROR;
+  }
 
 out_deinit:
   g_clear_pointer (&reporter, t2i_reporter_free);
