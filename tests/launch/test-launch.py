@@ -21,6 +21,7 @@ import json
 import os
 import pty
 import re
+import resource
 import select
 import shlex
 import shutil
@@ -394,6 +395,25 @@ class LostOutput(unittest.TestCase):
         self.assertEqual((p.returncode, p.stderr), (
             1, 't2i-launch: cannot write standard output: No space left on '
             'device\n'))
+
+    def test_metric_output_disk_full(self):
+        """A full disk, as a file size limit of 0 makes every write fail."""
+        def no_file_writes():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+        # the private registry exists before writing is made impossible
+        self.assertEqual(launch('--', 'fakesrc num-buffers=1 ! fakesink'),
+                         (0, '', ''))
+        path = tmp_path('metric.json')
+        code, out, err = launch(
+            '-q', '--', SHAPES + 't2imetric kind=attr-acc fake=image output=' +
+            path + ' ! fakesink', preexec_fn=no_file_writes)
+        self.assertEqual((code, out), (1, ''))
+        self.assertTrue(err.startswith('t2imetric0: output=' + path + ': '),
+                        err)
+        self.assertEqual(err.count('\n'), 1, err)
+        self.assertFalse(os.path.exists(path))
 
 
 class Interrupt(unittest.TestCase):
