@@ -1,6 +1,11 @@
 /* Checks on the links of a built pipeline for t2i-launch: a loop made
  * with name. references, which GStreamer cannot run (it warns and hangs),
  * and outputs that go nowhere, which stop it with "not-linked".
+ *
+ * Both look at the elements the description made: the bins of "( ... )"
+ * and the pipeline are looked through, any other bin (decodebin, ...) is
+ * one element whose inside is its own business (decodebin's typefind has
+ * an unlinked src pad until it finds a type).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "graph.h"
 
@@ -10,15 +15,38 @@ add_object (const GValue * item, gpointer array)
   g_ptr_array_add (array, g_value_dup_object (item));
 }
 
-/* Every element inside @bin, at any depth. */
+static gboolean
+is_plain_bin (GstElement * element)
+{
+  GType type = G_OBJECT_TYPE (element);
+
+  return type == GST_TYPE_BIN || type == GST_TYPE_PIPELINE;
+}
+
+/* The elements in @top and in the plain bins inside it, at any depth
+ * (plain bins themselves left out); @top itself when it is no plain bin. */
 static GPtrArray *
-all_elements (GstBin * bin)
+all_elements (GstBin * top)
 {
   GPtrArray *elements = g_ptr_array_new_with_free_func (gst_object_unref);
-  GstIterator *it = gst_bin_iterate_recurse (bin);
+  g_autoptr (GPtrArray) bins = g_ptr_array_new_with_free_func
+      (gst_object_unref);
 
-  gst_iterator_foreach (it, add_object, elements);
-  gst_iterator_free (it);
+  if (!is_plain_bin (GST_ELEMENT (top))) {
+    g_ptr_array_add (elements, gst_object_ref (top));
+    return elements;
+  }
+  g_ptr_array_add (bins, gst_object_ref (top));
+  for (guint i = 0; i < bins->len; i++) {
+    g_autoptr (GPtrArray) children = g_ptr_array_new ();
+    GstIterator *it = gst_bin_iterate_elements (bins->pdata[i]);
+
+    gst_iterator_foreach (it, add_object, children);
+    gst_iterator_free (it);
+    for (guint k = 0; k < children->len; k++)
+      g_ptr_array_add (is_plain_bin (children->pdata[k]) ? bins : elements,
+          children->pdata[k]);
+  }
   return elements;
 }
 
@@ -34,7 +62,7 @@ src_pads (GstElement * element)
 }
 
 /* The element that data leaving @src reaches, through the ghost pads of
- * bins in both directions; NULL when @src is unlinked. */
+ * plain bins in both directions; NULL when @src is unlinked. */
 static GstElement *
 downstream_element (GstPad * src)
 {
@@ -44,7 +72,14 @@ downstream_element (GstPad * src)
     GstPad *next;
 
     if (GST_IS_GHOST_PAD (pad)) {
-      /* into a bin */
+      /* into a bin: a plain one is looked through */
+      GstElement *bin = gst_pad_get_parent_element (pad);
+
+      if (bin != NULL && !is_plain_bin (bin)) {
+        gst_object_unref (pad);
+        return bin;
+      }
+      gst_clear_object (&bin);
       next = gst_ghost_pad_get_target (GST_GHOST_PAD (pad));
     } else if (GST_IS_PROXY_PAD (pad)) {
       /* out of a bin: the inner side of one of its ghost pads */
@@ -83,8 +118,8 @@ describe_loop (GPtrArray * elements, const guint * stack, guint from,
 /**
  * t2i_graph_find_loop:
  *
- * Follows every link between the elements of @pipeline (bins are looked
- * through) and finds a path that comes back to where it started.
+ * Follows every link between the elements of @pipeline (plain bins are
+ * looked through) and finds a path that comes back to where it started.
  *
  * Returns: (transfer full) (nullable): the loop as "a -> b -> a", or %NULL
  */
@@ -109,14 +144,9 @@ t2i_graph_find_loop (GstBin * pipeline)
 
     next[i] = g_array_new (FALSE, FALSE, sizeof (guint));
     for (guint k = 0; k < pads->len; k++) {
-      GstPad *pad = g_ptr_array_index (pads, k);
-      GstElement *peer;
-      guint j;
+      GstElement *peer = downstream_element (g_ptr_array_index (pads, k));
+      guint j = GPOINTER_TO_UINT (g_hash_table_lookup (index, peer));
 
-      if (GST_IS_GHOST_PAD (pad))
-        continue;               /* a bin's output: its inside links it */
-      peer = downstream_element (pad);
-      j = GPOINTER_TO_UINT (g_hash_table_lookup (index, peer));
       if (j > 0) {
         j--;
         g_array_append_val (next[i], j);
