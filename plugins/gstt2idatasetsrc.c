@@ -55,7 +55,9 @@
  * same bytes on every machine and resuming needs no state.
  *
  * Bad data (folder, emoji): a malformed line, an empty caption, a missing
- * or undecodable image is reported with the file and line.  With
+ * or undecodable image, an image path that leaves the folder (absolute,
+ * with '..', or through a symbolic link unless @follow-links is set) is
+ * reported with the file and line.  With
  * `on-error=fail` (default) the pipeline stops with that error; with
  * `on-error=skip` the item is dropped with one warning.
  *
@@ -145,6 +147,7 @@ struct _T2iDatasetSrc
   gchar *subset;
   gint64 epoch_size;
   gint max_objects;
+  gboolean follow_links;
 
   /* state, set up in start() */
   guint64 eff_seed;
@@ -190,6 +193,7 @@ enum
   PROP_SUBSET,
   PROP_EPOCH_SIZE,
   PROP_MAX_OBJECTS,
+  PROP_FOLLOW_LINKS,
 };
 
 #define DEFAULT_DATASET DATASET_SHAPES
@@ -380,6 +384,22 @@ path_is_safe (const char *rel)
   return TRUE;
 }
 
+/* Where @path really is when that is outside @root: a link out of the
+ * folder reaches as far as an absolute path would.  NULL when it stays
+ * inside, or does not resolve (a missing image is reported as such). */
+static gchar *
+resolved_outside (const char *root, const char *path)
+{
+  g_autofree gchar *real_root = realpath (root, NULL);
+  g_autofree gchar *real = realpath (path, NULL);
+  gsize n = real_root ? strlen (real_root) : 0;
+
+  if (!real_root || !real || (strncmp (real, real_root, n) == 0
+          && (real[n] == '/' || real_root[n - 1] == '/')))
+    return NULL;
+  return g_steal_pointer (&real);
+}
+
 static gboolean
 strv_contains_node (JsonArray * arr, const char *value)
 {
@@ -510,6 +530,16 @@ parse_line (T2iDatasetSrc * self, const char *text, gsize len, gint line,
   if (!g_file_test (item->path, G_FILE_TEST_IS_REGULAR)) {
     *msg = g_strdup_printf ("%s:%d: image '%s' not found", self->index_file,
         line, rel);
+    item_clear (item);
+    memset (item, 0, sizeof (*item));
+    return FALSE;
+  }
+  g_autofree gchar *outside = self->follow_links ? NULL
+      : resolved_outside (self->root, item->path);
+  if (outside) {
+    *msg = g_strdup_printf ("%s:%d: image '%s' is a link out of the folder "
+        "(to %s); set follow-links=true to read it", self->index_file, line,
+        rel, outside);
     item_clear (item);
     memset (item, 0, sizeof (*item));
     return FALSE;
@@ -1278,6 +1308,9 @@ t2i_dataset_src_set_property (GObject * obj, guint id, const GValue * v,
     case PROP_MAX_OBJECTS:
       self->max_objects = g_value_get_int (v);
       break;
+    case PROP_FOLLOW_LINKS:
+      self->follow_links = g_value_get_boolean (v);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -1339,6 +1372,9 @@ t2i_dataset_src_get_property (GObject * obj, guint id, GValue * v,
       break;
     case PROP_MAX_OBJECTS:
       g_value_set_int (v, self->max_objects);
+      break;
+    case PROP_FOLLOW_LINKS:
+      g_value_set_boolean (v, self->follow_links);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
@@ -1450,6 +1486,11 @@ t2i_dataset_src_class_init (T2iDatasetSrcClass * klass)
       g_param_spec_int ("max-objects", "Max objects",
           "Objects per shapes item at most (1 or 2)", 1,
           T2I_SHAPES_MAX_OBJECTS, DEFAULT_MAX_OBJECTS, PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_FOLLOW_LINKS,
+      g_param_spec_boolean ("follow-links", "Follow links",
+          "Read images whose path leads out of the folder through a "
+          "symbolic link (false: such an image is a bad item, like an "
+          "absolute path or '..')", FALSE, PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template (ec, &src_template);
   gst_element_class_set_static_metadata (ec, "t2i dataset source",

@@ -1097,13 +1097,15 @@ t2i_metric_finish (T2iMetric * self)
   gst_structure_free (details);
   GST_INFO_OBJECT (self, "%" GST_PTR_FORMAT, s);
 
-  if (self->output && *self->output && !write_json (self->output, s, &err)) {
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("output=%s: %s",
-            self->output, err->message), (NULL));
-    g_clear_error (&err);
-  }
+  /* a report that cannot be written (a full disk) fails the pipeline;
+   * the value is still posted first, so it is not lost */
+  gboolean written = !self->output || !*self->output
+      || write_json (self->output, s, &err);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
+  if (!written)
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("output=%s: %s",
+            self->output, err->message), (NULL));
 }
 
 static gboolean

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <t2i/t2i.h>
 #include <t2i/image.h>
 
@@ -554,6 +555,76 @@ test_folder_jpeg (void)
   data_rmdir (dir);
 }
 
+/* A link inside the folder is fine; one leading out of it (images/4.png ->
+ * /etc/passwd) is refused like an absolute path, unless follow-links=true. */
+static void
+test_folder_links (void)
+{
+  g_autofree gchar *dir = data_tmpdir ();
+  g_autofree gchar *other = data_tmpdir ();
+  g_autofree gchar *images = g_build_filename (dir, "images", NULL);
+  g_autofree gchar *other_images = g_build_filename (other, "images", NULL);
+  g_autofree gchar *blue = g_build_filename (other_images, "blue.png", NULL);
+  g_autofree gchar *jsonl = g_build_filename (dir, "captions.jsonl", NULL);
+  const guint8 red[3] = { 255, 0, 0 }, blue_px[3] = { 0, 0, 255 };
+
+  g_assert_cmpint (g_mkdir (images, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (other_images, 0755), ==, 0);
+  save_solid (dir, "red.png", 8, 8, 3, red);
+  save_solid (other, "blue.png", 8, 8, 3, blue_px);
+  {
+    g_autofree gchar *inside = g_build_filename (images, "also-red.png",
+        NULL);
+    g_autofree gchar *out = g_build_filename (images, "blue.png", NULL);
+    g_autofree gchar *more = g_build_filename (dir, "more", NULL);
+    g_assert_cmpint (symlink ("red.png", inside), ==, 0);
+    g_assert_cmpint (symlink (blue, out), ==, 0);
+    g_assert_cmpint (symlink (other_images, more), ==, 0);       /* a folder */
+  }
+  g_assert_true (g_file_set_contents (jsonl,
+          "{\"image\": \"images/red.png\", \"captions\": [\"red\"]}\n"
+          "{\"image\": \"images/also-red.png\", \"captions\": [\"red\"]}\n"
+          "{\"image\": \"images/blue.png\", \"captions\": [\"blue\"]}\n"
+          "{\"image\": \"more/blue.png\", \"captions\": [\"blue\"]}\n",
+          -1, NULL));
+  g_autofree gchar *real_blue = realpath (blue, NULL);
+
+  g_autofree gchar *d1 = g_strdup_printf ("t2idatasetsrc dataset=folder "
+      "location=%s batch-size=2 resolution=8 ! fakesink name=sink", dir);
+  g_autoptr (RunResult) r = run_pipeline (d1, NULL);
+  g_autofree gchar *want = g_strdup_printf ("captions.jsonl:3: image "
+      "'images/blue.png' is a link out of the folder (to %s); set "
+      "follow-links=true to read it (set on-error=skip to skip bad items)",
+      real_blue);
+  g_assert_nonnull (r->error);
+  g_assert_nonnull (strstr (r->error, want));
+  g_assert_cmpuint (r->buffers->len, ==, 0);
+
+  /* skipped: lines 3 and 4, the two red images stay */
+  g_autofree gchar *d2 = g_strdup_printf ("t2idatasetsrc dataset=folder "
+      "location=%s batch-size=2 resolution=8 shuffle=false on-error=skip ! "
+      "fakesink name=sink", dir);
+  g_autoptr (RunResult) s = run_pipeline (d2, NULL);
+  g_assert_null (s->error);
+  g_assert_true (run_result_warned (s, "captions.jsonl:3: image "
+          "'images/blue.png' is a link out of the folder"));
+  g_assert_true (run_result_warned (s, "captions.jsonl:4: image "
+          "'more/blue.png' is a link out of the folder"));
+  g_assert_cmpuint (s->buffers->len, ==, 1);
+  assert_pixels (entry (s->buffers->pdata[0], "image"), 1, 1, -1, -1);
+
+  /* allowed: all four */
+  g_autofree gchar *d3 = g_strdup_printf ("t2idatasetsrc dataset=folder "
+      "location=%s batch-size=4 resolution=8 shuffle=false follow-links=true "
+      "! fakesink name=sink", dir);
+  g_autoptr (RunResult) f = run_pipeline (d3, NULL);
+  g_assert_null (f->error);
+  g_assert_cmpuint (f->buffers->len, ==, 1);
+  assert_pixels (entry (f->buffers->pdata[0], "image"), 3, -1, -1, 1);
+  data_rmdir (dir);
+  data_rmdir (other);
+}
+
 static void
 test_emoji_missing (void)
 {
@@ -590,6 +661,7 @@ main (int argc, char **argv)
   g_test_add_func ("/datasetsrc/folder-filters", test_folder_filters);
   g_test_add_func ("/datasetsrc/folder-captions", test_folder_captions);
   g_test_add_func ("/datasetsrc/folder-jpeg", test_folder_jpeg);
+  g_test_add_func ("/datasetsrc/folder-links", test_folder_links);
   g_test_add_func ("/datasetsrc/emoji-missing", test_emoji_missing);
   int ret = g_test_run ();
   gst_deinit ();

@@ -147,6 +147,36 @@ test_syntax_errors (void)
       "syntax error: unexpected '!' (expected a pad name)");
 }
 
+/* Nesting deeper than T2I_SYNTAX_MAX_DEPTH is refused where it starts,
+ * without recursing (50000 levels took the stack). */
+static void
+test_nesting_limit (void)
+{
+  GString *text = g_string_new (NULL);
+  g_autoptr (T2iDiagnostic) d = NULL;
+  g_autoptr (T2iDiagnostic) none = NULL;
+
+  for (guint i = 0; i < 50000; i++)
+    g_string_append (text, i % 2 ? "( " : "bin.( ");
+  g_string_append (text, "fakesrc ! fakesink");
+  for (guint i = 0; i < 50000; i++)
+    g_string_append (text, " )");
+  d = t2i_diagnose_limits (text->str);
+  g_assert_nonnull (d);
+  g_assert_cmpstr (d->message, ==, "bins nested more than 256 deep (the "
+      "limit)");
+  /* 128 "bin.( " and 128 "( " before the one past the limit */
+  g_assert_cmpuint (d->offset, ==, 128 * 6 + 128 * 2);
+
+  /* a bin closed before the next one opens adds no depth */
+  g_string_truncate (text, 0);
+  for (guint i = 0; i < 1000; i++)
+    g_string_append (text, "( fakesrc ! fakesink ) ");
+  none = t2i_diagnose_limits (text->str);
+  g_assert_null (none);
+  g_string_free (text, TRUE);
+}
+
 /* Parses @text with GStreamer, which must fail, and checks the located
  * message built from its error. */
 static void
@@ -217,6 +247,7 @@ main (int argc, char **argv)
   g_test_add_func ("/launch/diagnose/lexer", test_lexer);
   g_test_add_func ("/launch/diagnose/parse", test_parse);
   g_test_add_func ("/launch/diagnose/syntax-errors", test_syntax_errors);
+  g_test_add_func ("/launch/diagnose/nesting-limit", test_nesting_limit);
   g_test_add_func ("/launch/diagnose/parse-errors", test_diagnose);
   g_test_add_func ("/launch/diagnose/values", test_diagnose_values);
   return g_test_run ();

@@ -21,6 +21,7 @@ import json
 import os
 import pty
 import re
+import resource
 import select
 import shlex
 import shutil
@@ -61,12 +62,13 @@ def setup_environment():
     })
 
 
-def launch(*args, env=None, timeout=120):
+def launch(*args, env=None, timeout=120, preexec_fn=None):
     """Runs t2i-launch in the fixture directory: (exit code, out, err)."""
     e = dict(ENV)
     e.update(env or {})
     p = subprocess.run([T2I_LAUNCH, *args], cwd=FIXTURES, env=e,
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=timeout,
+                       preexec_fn=preexec_fn)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -80,6 +82,12 @@ def tmp_path(name):
 
 
 TRAIN = 'step {0}/{1} epoch 1 loss/G=0.6931 loss/D=1.3863 12.5 items/s'
+# records with image f32[2,3,8,8], caption, id and attr/ entries
+SHAPES = 't2idatasetsrc dataset=shapes batch-size=2 resolution=8 max-steps=1 ! '
+NOTE = ("t2i-launch: note: {0}'s output goes nowhere; added a fakesink (end "
+        "the pipeline with '! fakesink' to silence this)\n")
+LOOP = (r'^t2i-launch: the links form a loop: ({0}) \(an element cannot take '
+        r'its own output; remove one of these links\)\n$')
 
 
 def plain_lines(n, path='ckpt.safetensors'):
@@ -269,6 +277,143 @@ class RuntimeErrors(unittest.TestCase):
         self.assertEqual((code, out), (1, ''))
         self.assertEqual(err, 'poster: loss is NaN at step 2 (kept the last '
                          'good checkpoint (out.safetensors))\n')
+
+
+class BuildErrors(unittest.TestCase):
+    """An element that refuses a link while the pipeline is built: its own
+    line, as when it fails running (exit 1), not 'could not link'."""
+
+    def test_missing_entry(self):
+        code, out, err = launch('--', SHAPES + 't2idiscriminator real=image '
+                                'fake=fake ! fakesink')
+        self.assertEqual((code, out), (1, ''))
+        self.assertTrue(err.startswith(
+            "t2idiscriminator0: fake=fake: needs entry 'fake' but upstream "
+            "offers image f32[2,3,8,8], caption str[2]"), err)
+        self.assertEqual(err.count('\n'), 1, err)
+
+    def test_missing_weights(self):
+        """A shipped pipeline before runs/clip.safetensors exists."""
+        pipeline = os.path.join(FIXTURES, '..', '..', 'pipelines',
+                                'clip-eval.t2i')
+        code, out, err = launch(pipeline)
+        self.assertEqual((code, out), (1, ''))
+        self.assertTrue(err.startswith(
+            't2iimageencoder0: weights=runs/clip.safetensors: '), err)
+        self.assertEqual(err.count('\n'), 1, err)
+
+
+class Links(unittest.TestCase):
+    def test_output_goes_nowhere(self):
+        """A transform at the end gets a fakesink instead of stopping the
+        pipeline with not-linked."""
+        self.assertEqual(launch('--', 'fakesrc num-buffers=2 ! identity'),
+                         (0, '', NOTE.format('identity0')))
+        self.assertEqual(launch('-q', '--', 'fakesrc num-buffers=2 ! '
+                                'identity'), (0, '', ''))
+        # inside a bin: the fakesink goes into the bin
+        self.assertEqual(launch('--', 'fakesrc num-buffers=2 ! '
+                                '( identity name=i )'), (0, '', NOTE.format('i')))
+
+    def test_metric_at_the_end(self):
+        code, out, err = launch('--', SHAPES + 't2imetric kind=attr-acc '
+                                'fake=image')
+        self.assertEqual((code, out), (0, ''), err)
+        self.assertTrue(err.startswith(NOTE.format('t2imetric0')), err)
+        self.assertIn('\nmetric attr-acc=', err)
+
+    def test_loop(self):
+        """A loop through a name. reference: refused before it hangs."""
+        code, out, err = launch('--', 'fakesrc num-buffers=3 ! funnel name=f '
+                                '! identity name=i ! f.')
+        self.assertEqual((code, out), (2, ''))
+        self.assertRegex(err, LOOP.format('f -> i -> f|i -> f -> i'))
+        # through a bin
+        code, out, err = launch('--', 'fakesrc num-buffers=3 ! funnel name=f '
+                                '! ( identity name=i ! identity name=j ) ! '
+                                'f.')
+        self.assertEqual((code, out), (2, ''))
+        self.assertRegex(err, LOOP.format('f -> i -> j -> f|i -> j -> f -> i|'
+                                          'j -> f -> i -> j'))
+
+    def test_no_false_loop(self):
+        """Branches that meet again and bins passed through are no loop."""
+        self.assertEqual(launch('--', 'fakesrc num-buffers=2 ! tee name=t ! '
+                                'queue ! funnel name=f ! fakesink t. ! queue '
+                                '! f.'), (0, '', ''))
+        self.assertEqual(launch('--', 'fakesrc num-buffers=2 ! ( identity ! '
+                                '( identity ) ) ! fakesink'), (0, '', ''))
+
+
+class Limits(unittest.TestCase):
+    def write(self, name, text):
+        path = tmp_path(name)
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(text)
+        return path
+
+    def test_nested_bins(self):
+        deep = self.write('deep.t2i', '(' * 50000 + 'fakesrc ! fakesink' +
+                          ')' * 50000)
+        self.assertEqual(launch(deep), (2, '', deep + ':1:257: bins nested '
+                                        'more than 256 deep (the limit)\n'))
+        limit = self.write('limit.t2i', '(' * 256 + 'fakesrc num-buffers=1 '
+                           '! fakesink' + ')' * 256)
+        self.assertEqual(launch(limit), (0, '', ''))
+
+    def test_nested_defaults(self):
+        deep = self.write('deepvar.t2i', 'fakesrc num-buffers=' +
+                          '${A:-' * 80000 + '1' + '}' * 80000 + ' ! fakesink')
+        self.assertEqual(launch(deep), (
+            2, '', deep + ':1:1301: variable references nested more than '
+            '256 deep in defaults (the limit)\n'))
+
+    def test_file_size(self):
+        self.assertEqual(launch('/dev/zero'), (
+            2, '', 't2i-launch: /dev/zero: longer than 1024 KiB, the limit '
+            'for a pipeline file\n'))
+        big = self.write('big.t2i', 'fakesrc ! fakesink' + ' ' * (1 << 20))
+        self.assertEqual(launch(big), (
+            2, '', 't2i-launch: ' + big + ': longer than 1024 KiB, the limit '
+            'for a pipeline file\n'))
+
+
+class LostOutput(unittest.TestCase):
+    """Output that cannot be written is an error, not a silent loss."""
+
+    def test_json_disk_full(self):
+        self.assertEqual(launch('-q', '--json', '/dev/full', 'counted.t2i'), (
+            1, '', 't2i-launch: cannot write /dev/full: No space left on '
+            'device\n'))
+
+    def test_json_stdout_full(self):
+        with open('/dev/full', 'w') as full:
+            p = subprocess.run([T2I_LAUNCH, '-q', '--json', '-',
+                                'counted.t2i'], cwd=FIXTURES, env=ENV,
+                               stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=120)
+        self.assertEqual((p.returncode, p.stderr), (
+            1, 't2i-launch: cannot write standard output: No space left on '
+            'device\n'))
+
+    def test_metric_output_disk_full(self):
+        """A full disk, as a file size limit of 0 makes every write fail."""
+        def no_file_writes():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+        # the private registry exists before writing is made impossible
+        self.assertEqual(launch('--', 'fakesrc num-buffers=1 ! fakesink'),
+                         (0, '', ''))
+        path = tmp_path('metric.json')
+        code, out, err = launch(
+            '-q', '--', SHAPES + 't2imetric kind=attr-acc fake=image output=' +
+            path + ' ! fakesink', preexec_fn=no_file_writes)
+        self.assertEqual((code, out), (1, ''))
+        self.assertTrue(err.startswith('t2imetric0: output=' + path + ': '),
+                        err)
+        self.assertEqual(err.count('\n'), 1, err)
+        self.assertFalse(os.path.exists(path))
 
 
 class Interrupt(unittest.TestCase):

@@ -143,6 +143,46 @@ test_errors (void)
 }
 
 /* Line and column in the original of a byte of the processed text. */
+/* Past the limits: defaults nested too deep (80000 levels took the
+ * stack) and values that blow the text up. */
+static void
+test_limits (void)
+{
+  GString *text = g_string_new ("a=");
+  g_autoptr (GHashTable) set = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree gchar *big = g_strnfill (T2I_PREPROCESS_MAX_BYTES / 4, 'x');
+  g_autofree gchar *deep = NULL;
+
+  for (guint i = 0; i < 80000; i++)
+    g_string_append (text, "${A:-");
+  for (guint i = 0; i < 80000; i++)
+    g_string_append_c (text, '}');
+  deep = g_string_free (text, FALSE);
+  assert_error (deep, NULL, NULL, T2I_PREPROCESS_ERROR_LIMIT, 1,
+      3 + 256 * 5, "variable references nested more than 256 deep in "
+      "defaults (the limit)");
+  /* 256 deep is fine, and so are unused defaults up to the limit */
+  {
+    g_autoptr (T2iPreprocessed) ok = NULL;
+    GString *t = g_string_new (NULL);
+
+    for (guint i = 0; i < 256; i++)
+      g_string_append (t, "${A:-");
+    g_string_append_c (t, 'x');
+    for (guint i = 0; i < 256; i++)
+      g_string_append_c (t, '}');
+    ok = run (t->str, NULL, NULL);
+    g_assert_cmpstr (ok->text, ==, "x");
+    g_string_free (t, TRUE);
+  }
+
+  /* the fourth quarter of the limit passes it (with the text around) */
+  g_hash_table_insert (set, "BIG", big);
+  assert_error ("a=${BIG} b=${BIG} c=${BIG} d=${BIG} e=${BIG}", set, NULL,
+      T2I_PREPROCESS_ERROR_LIMIT, 1, 30, "the pipeline is longer than 1024 "
+      "KiB after this substitution (the limit)");
+}
+
 static void
 assert_maps (const T2iPreprocessed * pp, const gchar * needle, guint line,
     guint column)
@@ -197,6 +237,7 @@ main (int argc, char **argv)
   g_test_add_func ("/launch/preprocess/line-breaks", test_line_breaks);
   g_test_add_func ("/launch/preprocess/substitution", test_substitution);
   g_test_add_func ("/launch/preprocess/errors", test_errors);
+  g_test_add_func ("/launch/preprocess/limits", test_limits);
   g_test_add_func ("/launch/preprocess/position-map", test_position_map);
   return g_test_run ();
 }

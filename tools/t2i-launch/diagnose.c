@@ -567,6 +567,26 @@ t2i_diagnose_values (const gchar * text)
   return issue != NULL ? diagnostic_from_issue (issue) : NULL;
 }
 
+/**
+ * t2i_diagnose_limits:
+ * @text: a description about to be given to gst_parse_launch_full()
+ *
+ * Bins nested deeper than %T2I_SYNTAX_MAX_DEPTH: GStreamer would build
+ * (and later run) them recursively until the stack runs out.
+ *
+ * Returns: (transfer full) (nullable): where the limit is passed, or %NULL
+ */
+T2iDiagnostic *
+t2i_diagnose_limits (const gchar * text)
+{
+  g_autoptr (T2iSyntax) syntax = t2i_syntax_parse (text);
+
+  if (!syntax->too_deep)
+    return NULL;
+  return diagnostic_new (syntax->error_offset,
+      g_steal_pointer (&syntax->error_message));
+}
+
 void
 t2i_diagnostic_free (T2iDiagnostic * diagnostic)
 {

@@ -18,6 +18,8 @@ T2iDiagnostic *t2i_diagnose_parse_error (const gchar * text,
 
 T2iDiagnostic *t2i_diagnose_values (const gchar * text);
 
+T2iDiagnostic *t2i_diagnose_limits (const gchar * text);
+
 void t2i_diagnostic_free (T2iDiagnostic * diagnostic);
 
 guint t2i_edit_distance (const gchar * a, const gchar * b);

@@ -3,14 +3,20 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "t2i-config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
+#include <t2i/launch.h>
+
 #include "diagnose.h"
+#include "graph.h"
 #include "preprocess.h"
 #include "report.h"
 #include "run.h"
@@ -216,28 +222,43 @@ print_located (const gchar * filename, const T2iPreprocessed * pp,
   g_printerr ("%s:%u:%u: %s\n", filename, line, column, message);
 }
 
-/* Builds the pipeline; on failure prints the located error line. */
+/* Builds the pipeline, refuses a loop and gives outputs that go nowhere
+ * a fakesink.  On failure prints one line and returns NULL with
+ * *exit_code set: a located parse error or a loop (2), or the error an
+ * element posted when it was linked (1, as when it posts it running). */
 static GstElement *
-build_pipeline (const gchar * filename, const T2iPreprocessed * pp)
+build_pipeline (const gchar * filename, const T2iPreprocessed * pp,
+    gboolean quiet, gint * exit_code)
 {
-  GstParseContext *context = gst_parse_context_new ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (T2iDiagnostic) diagnostic = NULL;
-  GstElement *pipeline;
+  g_autoptr (T2iDiagnostic) diagnostic = t2i_diagnose_limits (pp->text);
+  g_autoptr (GPtrArray) added = NULL;
+  g_autofree gchar *loop = NULL;
+  GstElement *pipeline = NULL;
 
-  hold_logs ();
-  pipeline = gst_parse_launch_full (pp->text, context,
-      GST_PARSE_FLAG_FATAL_ERRORS, &error);
-  if (pipeline == NULL)
-    diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
-  else if (logs_were_held ())
-    diagnostic = t2i_diagnose_values (pp->text);
-  release_logs (diagnostic == NULL);
-  gst_parse_context_free (context);
+  if (diagnostic == NULL) {
+    GstParseContext *context = gst_parse_context_new ();
+
+    hold_logs ();
+    pipeline = t2i_parse_launch (pp->text, context, &error);
+    if (pipeline == NULL && error->domain == GST_PARSE_ERROR)
+      diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
+    else if (pipeline != NULL && logs_were_held ())
+      diagnostic = t2i_diagnose_values (pp->text);
+    release_logs (pipeline != NULL && diagnostic == NULL);
+    gst_parse_context_free (context);
+  }
 
   if (diagnostic != NULL) {
     print_located (filename, pp, diagnostic->offset, diagnostic->message);
     g_clear_object (&pipeline);
+    *exit_code = T2I_EXIT_USAGE;
+    return NULL;
+  }
+  if (pipeline == NULL) {
+    /* "ELEMENT: MESSAGE", the line it gets when it fails running */
+    g_printerr ("%s\n", error->message);
+    *exit_code = T2I_EXIT_RUNTIME_ERROR;
     return NULL;
   }
 
@@ -248,6 +269,21 @@ build_pipeline (const gchar * filename, const T2iPreprocessed * pp)
     gst_bin_add (GST_BIN (wrapper), pipeline);
     pipeline = wrapper;
   }
+
+  loop = t2i_graph_find_loop (GST_BIN (pipeline));
+  if (loop != NULL) {
+    g_printerr ("t2i-launch: the links form a loop: %s (an element cannot "
+        "take its own output; remove one of these links)\n", loop);
+    gst_object_unref (pipeline);
+    *exit_code = T2I_EXIT_USAGE;
+    return NULL;
+  }
+
+  added = t2i_graph_add_missing_sinks (GST_BIN (pipeline));
+  for (guint i = 0; i < added->len && !quiet; i++)
+    g_printerr ("t2i-launch: note: %s's output goes nowhere; added a "
+        "fakesink (end the pipeline with '! fakesink' to silence this)\n",
+        (const gchar *) g_ptr_array_index (added, i));
   return pipeline;
 }
 
@@ -264,6 +300,54 @@ warn_unused_sets (GHashTable * sets, const T2iPreprocessed * pp,
           (const gchar *) l->data, filename);
   }
   g_list_free (names);
+}
+
+/* Reads @path whole, refusing more than T2I_PREPROCESS_MAX_BYTES: a
+ * pipeline file is text someone wrote, and /dev/zero never ends. */
+static gboolean
+read_bounded (const gchar * path, gchar ** text, gsize * length,
+    GError ** error)
+{
+  g_autofree gchar *buffer = NULL;
+  gsize size = 0;
+  gint fd = g_open (path, O_RDONLY, 0);
+
+  if (fd < 0) {
+    gint saved = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        "cannot read %s: %s", path, g_strerror (saved));
+    return FALSE;
+  }
+  buffer = g_malloc (T2I_PREPROCESS_MAX_BYTES + 2);
+  while (size <= T2I_PREPROCESS_MAX_BYTES) {
+    gssize n = read (fd, buffer + size, T2I_PREPROCESS_MAX_BYTES + 1 - size);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      gint saved = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+          "cannot read %s: %s", path, g_strerror (saved));
+      close (fd);
+      return FALSE;
+    }
+    if (n == 0)
+      break;
+    size += n;
+  }
+  close (fd);
+  if (size > T2I_PREPROCESS_MAX_BYTES) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+        "%s: longer than %d KiB, the limit for a pipeline file", path,
+        T2I_PREPROCESS_MAX_BYTES / 1024);
+    return FALSE;
+  }
+  buffer[size] = '\0';
+  *text = g_steal_pointer (&buffer);
+  *length = size;
+  return TRUE;
 }
 
 /* The text to run and its name for error lines. */
@@ -283,6 +367,12 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
     *filename = g_strdup (COMMAND_LINE_NAME);
     *text = g_strjoinv (" ", words);
     *length = strlen (*text);
+    if (*length > T2I_PREPROCESS_MAX_BYTES) {
+      g_printerr ("t2i-launch: the pipeline after '--' is longer than %d "
+          "KiB (the limit)\n", T2I_PREPROCESS_MAX_BYTES / 1024);
+      *exit_code = T2I_EXIT_USAGE;
+      return FALSE;
+    }
     return TRUE;
   }
 
@@ -293,7 +383,7 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
     return FALSE;
   }
   *filename = g_strdup (args[1]);
-  if (!g_file_get_contents (args[1], text, length, &error)) {
+  if (!read_bounded (args[1], text, length, &error)) {
     g_printerr ("t2i-launch: %s\n", error->message);
     *exit_code = T2I_EXIT_USAGE;
     return FALSE;
@@ -431,11 +521,9 @@ main (int argc, char **argv)
   if (!opt.quiet)
     warn_unused_sets (sets, pp, filename);
 
-  pipeline = build_pipeline (filename, pp);
-  if (pipeline == NULL) {
-    exit_code = T2I_EXIT_USAGE;
+  pipeline = build_pipeline (filename, pp, opt.quiet, &exit_code);
+  if (pipeline == NULL)
     goto out_deinit;
-  }
 
   reporter = t2i_reporter_new (stderr, isatty (fileno (stderr)),
       opt.quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
@@ -455,6 +543,11 @@ main (int argc, char **argv)
     _exit (T2I_EXIT_ABORTED);
   }
   gst_object_unref (pipeline);
+  if (!t2i_reporter_close_json (reporter, &error)
+      && exit_code == T2I_EXIT_OK) {
+    g_printerr ("t2i-launch: %s\n", error->message);
+    exit_code = T2I_EXIT_RUNTIME_ERROR;
+  }
 
 out_deinit:
   g_clear_pointer (&reporter, t2i_reporter_free);

@@ -28,19 +28,25 @@ emit (Preprocessor * pp, gchar c, gsize origin)
   g_array_append_val (pp->origin, origin);
 }
 
-/* Every byte of a substituted value points at the '$' of its reference. */
-static void
-emit_value (Preprocessor * pp, const gchar * value, gsize origin)
-{
-  for (const gchar * p = value; *p != '\0'; p++)
-    emit (pp, *p, origin);
-}
-
 /* *INDENT-OFF* */
 static gboolean
 fail (Preprocessor * pp, gsize offset, T2iPreprocessError code,
     const gchar * format, ...) G_GNUC_PRINTF (4, 5);
 /* *INDENT-ON* */
+
+/* Every byte of a substituted value points at the '$' of its reference.
+ * Values are the only text that can grow the result past the input. */
+static gboolean
+emit_value (Preprocessor * pp, const gchar * value, gsize origin)
+{
+  if (pp->out->len + strlen (value) > T2I_PREPROCESS_MAX_BYTES)
+    return fail (pp, origin, T2I_PREPROCESS_ERROR_LIMIT,
+        "the pipeline is longer than %d KiB after this substitution (the "
+        "limit)", T2I_PREPROCESS_MAX_BYTES / 1024);
+  for (const gchar * p = value; *p != '\0'; p++)
+    emit (pp, *p, origin);
+  return TRUE;
+}
 
 static gboolean
 fail (Preprocessor * pp, gsize offset, T2iPreprocessError code,
@@ -97,13 +103,13 @@ reference_excerpt (Preprocessor * pp, gsize start)
 }
 
 static gboolean expand_reference (Preprocessor * pp, gsize start,
-    gboolean active, gsize * next);
+    gboolean active, guint depth, gsize * next);
 
 /* Processes the default text of ${NAME:-default} starting at *pos up to the
  * matching '}'; emits it when active.  *pos ends just after the '}'. */
 static gboolean
 expand_default (Preprocessor * pp, gsize ref_start, gsize * pos,
-    gboolean active)
+    gboolean active, guint depth)
 {
   gsize i = *pos;
 
@@ -123,7 +129,7 @@ expand_default (Preprocessor * pp, gsize ref_start, gsize * pos,
       continue;
     }
     if (c == '$' && i + 1 < pp->len && pp->src[i + 1] == '{') {
-      if (!expand_reference (pp, i, active, &i))
+      if (!expand_reference (pp, i, active, depth + 1, &i))
         return FALSE;
       continue;
     }
@@ -137,15 +143,22 @@ expand_default (Preprocessor * pp, gsize ref_start, gsize * pos,
 }
 
 /* Expands the reference "${...}" at start (pp->src[start] == '$'); when not
- * active the reference is only skipped (an unused default).  *next is set
+ * active the reference is only skipped (an unused default).  @depth is 1
+ * outside defaults and one more in each default around it.  *next is set
  * to the offset just after the reference. */
 static gboolean
-expand_reference (Preprocessor * pp, gsize start, gboolean active, gsize * next)
+expand_reference (Preprocessor * pp, gsize start, gboolean active,
+    guint depth, gsize * next)
 {
   gsize i = start + 2;
   gsize name_start = i;
   g_autofree gchar *name = NULL;
   const gchar *value = NULL;
+
+  if (depth > T2I_PREPROCESS_MAX_DEPTH)
+    return fail (pp, start, T2I_PREPROCESS_ERROR_LIMIT, "variable "
+        "references nested more than %d deep in defaults (the limit)",
+        T2I_PREPROCESS_MAX_DEPTH);
 
   if (i >= pp->len || !is_name_start (pp->src[i])) {
     g_autofree gchar *excerpt = reference_excerpt (pp, start);
@@ -177,8 +190,8 @@ expand_reference (Preprocessor * pp, gsize start, gboolean active, gsize * next)
       return fail (pp, start, T2I_PREPROCESS_ERROR_UNDEFINED,
           "undefined variable '%s' (use --set %s=VALUE or ${%s:-default})",
           name, name, name);
-    if (active)
-      emit_value (pp, value, start);
+    if (active && !emit_value (pp, value, start))
+      return FALSE;
     *next = i + 1;
     return TRUE;
   }
@@ -187,9 +200,9 @@ expand_reference (Preprocessor * pp, gsize start, gboolean active, gsize * next)
     gboolean use_default = active && (value == NULL || *value == '\0');
 
     i += 2;
-    if (active && !use_default)
-      emit_value (pp, value, start);
-    if (!expand_default (pp, start, &i, use_default))
+    if (active && !use_default && !emit_value (pp, value, start))
+      return FALSE;
+    if (!expand_default (pp, start, &i, use_default, depth))
       return FALSE;
     *next = i;
     return TRUE;
@@ -229,7 +242,7 @@ run (Preprocessor * pp)
       continue;
     }
     if (c == '$' && i + 1 < pp->len && pp->src[i + 1] == '{') {
-      if (!expand_reference (pp, i, TRUE, &i))
+      if (!expand_reference (pp, i, TRUE, 1, &i))
         return FALSE;
       continue;
     }
@@ -268,6 +281,8 @@ run (Preprocessor * pp)
  * Strips '#' comments (outside quoted strings, up to the end of the line,
  * keeping the line break) and expands ${NAME} and ${NAME:-default}
  * (default used when NAME is unset or empty; "$${" is a literal "${").
+ * Defaults nest at most %T2I_PREPROCESS_MAX_DEPTH deep and the result is
+ * at most %T2I_PREPROCESS_MAX_BYTES long (%T2I_PREPROCESS_ERROR_LIMIT).
  *
  * Returns: (transfer full) (nullable): the result, or %NULL on error
  */

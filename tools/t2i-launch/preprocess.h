@@ -10,12 +10,19 @@ G_BEGIN_DECLS
 
 #define T2I_PREPROCESS_ERROR (t2i_preprocess_error_quark ())
 
+/* A pipeline, as read and after substitution, is at most this long ... */
+#define T2I_PREPROCESS_MAX_BYTES (1024 * 1024)
+/* ... and ${NAME:-default} nests at most this deep in defaults. */
+#define T2I_PREPROCESS_MAX_DEPTH 256
+
 typedef enum
 {
   /* ${NAME} with NAME neither set nor in the environment, no default */
   T2I_PREPROCESS_ERROR_UNDEFINED,
   /* a malformed or unterminated ${...} */
   T2I_PREPROCESS_ERROR_SYNTAX,
+  /* past T2I_PREPROCESS_MAX_BYTES or T2I_PREPROCESS_MAX_DEPTH */
+  T2I_PREPROCESS_ERROR_LIMIT,
 } T2iPreprocessError;
 
 GQuark t2i_preprocess_error_quark (void);

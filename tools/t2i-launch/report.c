@@ -27,6 +27,8 @@ struct _T2iReporter
   gboolean interactive;
   T2iVerbosity verbosity;
   FILE *json;
+  gchar *json_path;             /* for messages */
+  gboolean json_failed;         /* a write failed; reported once */
   gint64 start;
   /* the live status line (interactive only) */
   gchar *status;
@@ -444,22 +446,53 @@ t2i_reporter_new (FILE * out, gboolean interactive, T2iVerbosity verbosity)
   return r;
 }
 
+static gboolean
+json_write_failed (T2iReporter * r, int saved, GError ** error)
+{
+  r->json_failed = TRUE;
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+      "cannot write %s: %s", r->json_path, g_strerror (saved));
+  return FALSE;
+}
+
 /* Opens the --json log; "-" is standard output. */
 gboolean
 t2i_reporter_open_json (T2iReporter * r, const gchar * path, GError ** error)
 {
+  g_free (r->json_path);
   if (g_strcmp0 (path, "-") == 0) {
+    r->json_path = g_strdup ("standard output");
     r->json = stdout;
     return TRUE;
   }
+  r->json_path = g_strdup (path);
   r->json = fopen (path, "w");
-  if (r->json == NULL) {
-    int saved = errno;
+  if (r->json == NULL)
+    return json_write_failed (r, errno, error);
+  return TRUE;
+}
 
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-        "cannot write %s: %s", path, g_strerror (saved));
-    return FALSE;
-  }
+/**
+ * t2i_reporter_close_json:
+ *
+ * Closes the --json log (flushes standard output).
+ *
+ * Returns: %FALSE with @error set when what was written did not all reach
+ *   the file (a failure that t2i_reporter_element_message() already
+ *   reported is not reported again)
+ */
+gboolean
+t2i_reporter_close_json (T2iReporter * r, GError ** error)
+{
+  FILE *json = g_steal_pointer (&r->json);
+  gboolean ok;
+
+  if (json == NULL)
+    return TRUE;
+  errno = 0;
+  ok = json == stdout ? fflush (json) == 0 : fclose (json) == 0;
+  if (!ok && !r->json_failed)
+    return json_write_failed (r, errno, error);
   return TRUE;
 }
 
@@ -570,8 +603,8 @@ update_status (T2iReporter * r, Slot * slot, const GstStructure * s,
     draw_status (r);
 }
 
-static void
-write_json (T2iReporter * r, GstMessage * message)
+static gboolean
+write_json (T2iReporter * r, GstMessage * message, GError ** error)
 {
   g_autoptr (JsonNode) node = NULL;
   g_autoptr (JsonGenerator) generator = json_generator_new ();
@@ -582,15 +615,25 @@ write_json (T2iReporter * r, GstMessage * message)
       (g_get_monotonic_time () - r->start) / 1e6);
   json_generator_set_root (generator, node);
   line = json_generator_to_data (generator, NULL);
-  fputs (line, r->json);
-  fputc ('\n', r->json);
-  fflush (r->json);
+  errno = 0;
+  if (fputs (line, r->json) == EOF || fputc ('\n', r->json) == EOF
+      || fflush (r->json) != 0)
+    return json_write_failed (r, errno, error);
+  return TRUE;
 }
 
-/* An element message: t2i-* ones are shown and logged, others only shown
- * with --verbose. */
-void
-t2i_reporter_element_message (T2iReporter * r, GstMessage * message)
+/**
+ * t2i_reporter_element_message:
+ *
+ * An element message: t2i-* ones are shown and logged, others only shown
+ * with --verbose.
+ *
+ * Returns: %FALSE with @error set when the --json log could not be
+ *   written (a full disk); the log takes nothing more then
+ */
+gboolean
+t2i_reporter_element_message (T2iReporter * r, GstMessage * message,
+    GError ** error)
 {
   const GstStructure *s = gst_message_get_structure (message);
   const gchar *name, *source = GST_MESSAGE_SRC_NAME (message);
@@ -598,7 +641,7 @@ t2i_reporter_element_message (T2iReporter * r, GstMessage * message)
   g_autofree gchar *text = NULL;
 
   if (s == NULL)
-    return;
+    return TRUE;
   name = gst_structure_get_name (s);
   if (!g_str_has_prefix (name, "t2i-")) {
     if (r->verbosity >= T2I_VERBOSITY_VERBOSE) {
@@ -607,13 +650,13 @@ t2i_reporter_element_message (T2iReporter * r, GstMessage * message)
       t2i_reporter_print (r, T2I_VERBOSITY_VERBOSE, "%s: %s",
           source ? source : "?", str);
     }
-    return;
+    return TRUE;
   }
 
-  if (r->json != NULL)
-    write_json (r, message);
+  if (r->json != NULL && !r->json_failed && !write_json (r, message, error))
+    return FALSE;
   if (r->verbosity == T2I_VERBOSITY_QUIET)
-    return;
+    return TRUE;
 
   is_train = g_str_equal (name, "t2i-train");
   is_progress = g_str_equal (name, "t2i-progress");
@@ -633,6 +676,7 @@ t2i_reporter_element_message (T2iReporter * r, GstMessage * message)
         is_train ? "total-steps" : "total", text);
   else
     t2i_reporter_print (r, T2I_VERBOSITY_NORMAL, "%s", text);
+  return TRUE;
 }
 
 /* Leaves the last status on screen and ends its line. */
@@ -657,9 +701,7 @@ t2i_reporter_free (T2iReporter * r)
   if (r == NULL)
     return;
   t2i_reporter_finish (r);
-  if (r->json != NULL && r->json != stdout)
-    fclose (r->json);
-  else if (r->json != NULL)
-    fflush (r->json);
+  t2i_reporter_close_json (r, NULL);
+  g_free (r->json_path);
   g_free (r);
 }

@@ -30,8 +30,10 @@ void t2i_reporter_free (T2iReporter * reporter);
 void t2i_reporter_print (T2iReporter * reporter, T2iVerbosity level,
     const gchar * format, ...) G_GNUC_PRINTF (3, 4);
 
-void t2i_reporter_element_message (T2iReporter * reporter,
-    GstMessage * message);
+gboolean t2i_reporter_element_message (T2iReporter * reporter,
+    GstMessage * message, GError ** error);
+
+gboolean t2i_reporter_close_json (T2iReporter * reporter, GError ** error);
 
 void t2i_reporter_finish (T2iReporter * reporter);
 

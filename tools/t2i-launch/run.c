@@ -58,9 +58,20 @@ on_bus_message (GstBus * bus, GstMessage * message, gpointer user_data)
     case GST_MESSAGE_EOS:
       g_main_loop_quit (run->loop);
       break;
-    case GST_MESSAGE_ELEMENT:
-      t2i_reporter_element_message (run->reporter, message);
+    case GST_MESSAGE_ELEMENT:{
+      g_autoptr (GError) error = NULL;
+
+      /* the log was asked for: losing it is an error */
+      if (!t2i_reporter_element_message (run->reporter, message, &error)) {
+        if (!run->failed)
+          t2i_reporter_print (run->reporter, T2I_VERBOSITY_QUIET,
+              "t2i-launch: %s", error->message);
+        run->failed = TRUE;
+        run->exit_code = T2I_EXIT_RUNTIME_ERROR;
+        g_main_loop_quit (run->loop);
+      }
       break;
+    }
     case GST_MESSAGE_STATE_CHANGED:{
       GstState old_state, new_state;
 

@@ -327,6 +327,7 @@ typedef struct
   const gchar *text;
   GArray *tokens;
   guint pos;
+  guint depth;                  /* of bins */
   T2iSyntax *syntax;
 } Parser;
 
@@ -385,6 +386,19 @@ syntax_error (Parser * p, gsize offset, const gchar * format, ...)
   p->syntax->error = TRUE;
   p->syntax->error_offset = offset;
   p->syntax->error_message = g_strconcat ("syntax error: ", message, NULL);
+  return FALSE;
+}
+
+static gboolean
+nested_too_deep (Parser * p, gsize offset)
+{
+  if (p->syntax->error)
+    return FALSE;
+  p->syntax->error = TRUE;
+  p->syntax->too_deep = TRUE;
+  p->syntax->error_offset = offset;
+  p->syntax->error_message = g_strdup_printf ("bins nested more than %d "
+      "deep (the limit)", T2I_SYNTAX_MAX_DEPTH);
   return FALSE;
 }
 
@@ -511,7 +525,10 @@ parse_elementary (Parser * p, gint * out)
   {
     gsize open = t->start;
     g_autofree gchar *type = NULL;
+    gboolean closed;
 
+    if (p->depth == T2I_SYNTAX_MAX_DEPTH)
+      return nested_too_deep (p, open);
     if (t->type == T2I_TOKEN_BINREF)
       type = g_strndup (p->text + t->start, match_identifier (p->text +
               t->start));
@@ -523,7 +540,10 @@ parse_elementary (Parser * p, gint * out)
       add_property (p, element, t);
       advance (p);
     }
-    if (!parse_chainlist (p, TRUE)) {
+    p->depth++;
+    closed = parse_chainlist (p, TRUE);
+    p->depth--;
+    if (!closed) {
       if (!p->syntax->error)
         syntax_error (p, open, "'(' is never closed");
       g_ptr_array_add (p->syntax->elements, element);
@@ -720,7 +740,7 @@ T2iSyntax *
 t2i_syntax_parse (const gchar * text)
 {
   T2iSyntax *syntax = g_new0 (T2iSyntax, 1);
-  Parser p = { text, t2i_syntax_lex (text), 0, syntax };
+  Parser p = { text, t2i_syntax_lex (text), 0, 0, syntax };
 
   syntax->elements = g_ptr_array_new_with_free_func ((GDestroyNotify)
       element_free);

@@ -8,6 +8,10 @@
 
 G_BEGIN_DECLS
 
+/* Bins nested deeper are refused: GStreamer builds and runs nested bins
+ * recursively, and so does the model's parser. */
+#define T2I_SYNTAX_MAX_DEPTH 256
+
 typedef enum
 {
   T2I_TOKEN_END,
@@ -69,6 +73,8 @@ typedef struct
   GPtrArray *links;             /* T2iSyntaxLink */
   /* the first syntax error, if any */
   gboolean error;
+  /* ... and it is bins nested deeper than T2I_SYNTAX_MAX_DEPTH */
+  gboolean too_deep;
   gsize error_offset;
   gchar *error_message;
   /* offset of the first token (for errors that belong nowhere) */

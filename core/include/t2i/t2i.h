@@ -12,6 +12,7 @@
 #include <t2i/record.h>
 #include <t2i/session.h>
 #include <t2i/element.h>
+#include <t2i/launch.h>
 #include <t2i/nn.h>
 #include <t2i/metrics.h>
 #include <t2i/models.h>
