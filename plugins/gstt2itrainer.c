@@ -440,12 +440,12 @@ run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
 {
   g_autofree gchar *desc = samples_description (self, checkpoint, step);
   GError *err = NULL;
-  GstElement *pipe = gst_parse_launch_full (desc, NULL,
-      GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  GstElement *pipe = t2i_parse_launch (desc, NULL, &err);
   if (!pipe) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("samples: %s; the property takes a pipeline in gst-launch syntax",
-            err->message), (NULL));
+        ("samples: %s%s", err->message, err->domain == GST_PARSE_ERROR ?
+            "; the property takes a pipeline in gst-launch syntax" : ""),
+        (NULL));
     g_error_free (err);
     return FALSE;
   }
