@@ -88,6 +88,8 @@ typedef struct {
  * t2i_loss_kind_<c_name> */
 #define T2I_LOSS_KINDS(X) \
   X (clip) \
+  X (dist_con) \
+  X (dist_vl) \
   X (gan_logistic_d) \
   X (gan_logistic_g) \
   X (lafite_cond) \
@@ -161,5 +163,17 @@ T2iTensor *t2i_losses_r1 (T2iTensor * real_logits, T2iTensor * image,
 T2iTensor *t2i_losses_clip (T2iTensor * image_emb, T2iTensor * text_emb,
     T2iTensor * logit_scale);
 
+
+/* DiST-GAN's eq. 3-4 (dist-con.c): mean_i lse_j(S_ij / tau - log
+ * max(m_ij, @min_similarity)) - S_ii / tau with S the cosine of @images
+ * and @texts, m that of the texts (no gradient through m); without
+ * @adaptive the plain InfoNCE of eq. 2 */
+T2iTensor *t2i_losses_dist_con (T2iTensor * images, T2iTensor * texts,
+    double tau, gboolean adaptive, double min_similarity);
+/* DiST-GAN's eq. 5 (dist-vl.c): L1(@v_m, @v_x) + L1(cos(v_m, v_m),
+ * cos(v_x, v_x)), each a mean over elements, or with @sum summed per row
+ * and averaged over the rows */
+T2iTensor *t2i_losses_dist_vl (T2iTensor * v_m, T2iTensor * v_x,
+    gboolean sum);
 
 G_END_DECLS

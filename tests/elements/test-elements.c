@@ -4,6 +4,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <string.h>
 
 /* ---- t2itesttoy: linear -> tanh -> linear ---- */
 
@@ -466,4 +467,129 @@ test_read_file (const char *path)
   g_assert_true (g_file_get_contents (path, &data, &len, &err));
   g_assert_no_error (err);
   return g_bytes_new_take (data, len);
+}
+
+/* ---- goldens ---- */
+
+char *
+test_golden (const char *dir, const char *name)
+{
+  const char *src = g_getenv ("T2I_SOURCE_DIR");
+  g_assert_nonnull (src);
+  return g_build_filename (src, "tests", "golden", dir, name, NULL);
+}
+
+T2iSafetensors *
+test_load (const char *path)
+{
+  GError *err = NULL;
+  T2iSafetensors *st = t2i_safetensors_load (path, &err);
+  g_assert_no_error (err);
+  return st;
+}
+
+double
+test_compare_tensors (T2iTensor * a, T2iTensor * b, const char *what,
+    double tol)
+{
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  if (a->numel != b->numel)
+    g_error ("%s: %" G_GINT64_FORMAT " values, PyTorch %" G_GINT64_FORMAT,
+        what, a->numel, b->numel);
+  double diff = 0, scale = 0;
+  for (gint64 i = 0; i < a->numel; i++) {
+    double x = t2i_tensor_get (a, i), y = t2i_tensor_get (b, i);
+    if (!isfinite (x))
+      g_error ("%s[%" G_GINT64_FORMAT "] is %g", what, i, x);
+    diff = MAX (diff, fabs (x - y));
+    scale = MAX (scale, fabs (y));
+  }
+  double err = diff / MAX (scale, 1e-30);
+  g_test_message ("%s: normwise relative error %.3g (max |torch| %.3g)", what,
+      err, scale);
+  if (err > tol)
+    g_error ("%s: t2i differs from PyTorch by %.3g (relative to %.3g)", what,
+        diff, scale);
+  return err;
+}
+
+void
+test_compare (T2iSafetensors * got, const char *got_name,
+    T2iSafetensors * gold, const char *gold_name, double tol)
+{
+  g_autoptr (T2iTensor) a = t2i_safetensors_get (got, got_name);
+  g_autoptr (T2iTensor) b = t2i_safetensors_get (gold, gold_name);
+  if (!a)
+    g_error ("the pipeline wrote no '%s'", got_name);
+  if (!b)
+    g_error ("the golden has no '%s'", gold_name);
+  test_compare_tensors (a, b, gold_name, tol);
+}
+
+void
+test_run_ok (const char *desc)
+{
+  g_autofree char *err = NULL;
+  if (!test_run_pipeline (desc, &err, NULL, NULL))
+    g_error ("pipeline failed: %s\n  %s", err ? err : "(no message)", desc);
+}
+
+void
+test_run_fails (const char *desc, const char *needle)
+{
+  g_autofree char *err = NULL;
+  g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
+  g_assert_nonnull (err);
+  g_test_message ("error: %s", err);
+  if (!strstr (err, needle))
+    g_error ("expected an error about '%s', got: %s", needle, err);
+}
+
+guint
+test_loss_cases (const char *dir, const char *const *entries, double tol)
+{
+  g_autofree char *in = test_golden (dir, "losses-in.safetensors");
+  g_autofree char *out_path = test_golden (dir, "losses-out.safetensors");
+  g_autofree char *cases_path = test_golden (dir, "losses-cases.txt");
+  g_autoptr (T2iSafetensors) gold = test_load (out_path);
+  g_autofree char *cases = NULL;
+  g_autofree char *tmp = test_tmpdir ();
+  g_autofree char *leaves = g_strjoinv (",", (gchar **) entries);
+  guint n_cases = 0;
+
+  g_assert_true (g_file_get_contents (cases_path, &cases, NULL, NULL));
+  g_auto (GStrv) lines = g_strsplit (cases, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    char *sp = strchr (lines[i], ' ');
+    if (!sp)
+      continue;
+    *sp = 0;
+    const char *name = lines[i], *props = sp + 1;
+    g_autofree char *out = g_build_filename (tmp, "out.safetensors", NULL);
+    g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
+        "requires-grad=%s ! t2iloss %s output=x update=none ! t2itensorsink "
+        "location=%s grads-of=loss/x", in, leaves, props, out);
+    test_run_ok (desc);
+    g_autoptr (T2iSafetensors) got = test_load (out);
+    g_autofree char *gl = g_strdup_printf ("%s/loss", name);
+    test_compare (got, "loss/x", gold, gl, tol);
+    for (guint k = 0; entries[k]; k++) {
+      g_autofree char *gn = g_strdup_printf ("grad/%s", entries[k]);
+      g_autofree char *gg = g_strdup_printf ("%s/grad/%s", name, entries[k]);
+      g_autoptr (T2iTensor) a = t2i_safetensors_get (got, gn);
+      g_autoptr (T2iTensor) b = t2i_safetensors_get (gold, gg);
+      g_assert_nonnull (b);
+      if (!a) {
+        /* entries the loss does not read get no gradient */
+        for (gint64 j = 0; j < b->numel; j++)
+          g_assert_cmpfloat (t2i_tensor_get (b, j), ==, 0.0);
+        continue;
+      }
+      test_compare_tensors (a, b, gg, tol);
+    }
+    n_cases++;
+  }
+  test_rmdir (tmp);
+  return n_cases;
 }

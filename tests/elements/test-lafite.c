@@ -24,78 +24,18 @@
 static char *
 golden (const char *name)
 {
-  const char *src = g_getenv ("T2I_SOURCE_DIR");
-  g_assert_nonnull (src);
-  return g_build_filename (src, "tests", "golden", "lafite", name, NULL);
+  return test_golden ("lafite", name);
 }
 
-static T2iSafetensors *
-load (const char *path)
-{
-  GError *err = NULL;
-  T2iSafetensors *st = t2i_safetensors_load (path, &err);
-  g_assert_no_error (err);
-  return st;
-}
-
-/* normwise relative error of @a against @b */
-static double
-compare_tensors (T2iTensor * a, T2iTensor * b, const char *what)
-{
-  g_assert_nonnull (a);
-  g_assert_nonnull (b);
-  if (a->numel != b->numel)
-    g_error ("%s: %" G_GINT64_FORMAT " values, PyTorch %" G_GINT64_FORMAT,
-        what, a->numel, b->numel);
-  double diff = 0, scale = 0;
-  for (gint64 i = 0; i < a->numel; i++) {
-    double x = t2i_tensor_get (a, i), y = t2i_tensor_get (b, i);
-    if (!isfinite (x))
-      g_error ("%s[%" G_GINT64_FORMAT "] is %g", what, i, x);
-    diff = MAX (diff, fabs (x - y));
-    scale = MAX (scale, fabs (y));
-  }
-  double err = diff / MAX (scale, 1e-30);
-  g_test_message ("%s: normwise relative error %.3g (max |torch| %.3g)", what,
-      err, scale);
-  if (err > TOL)
-    g_error ("%s: t2i differs from PyTorch by %.3g (relative to %.3g)", what,
-        diff, scale);
-  return err;
-}
+#define load test_load
+#define run_ok test_run_ok
+#define run_fails test_run_fails
 
 static void
 compare (T2iSafetensors * got, const char *got_name, T2iSafetensors * gold,
     const char *gold_name)
 {
-  g_autoptr (T2iTensor) a = t2i_safetensors_get (got, got_name);
-  g_autoptr (T2iTensor) b = t2i_safetensors_get (gold, gold_name);
-  if (!a)
-    g_error ("the pipeline wrote no '%s'", got_name);
-  if (!b)
-    g_error ("the golden has no '%s'", gold_name);
-  compare_tensors (a, b, gold_name);
-}
-
-static void
-run_ok (const char *desc)
-{
-  g_autofree char *err = NULL;
-  gboolean ok = test_run_pipeline (desc, &err, NULL, NULL);
-  if (!ok)
-    g_error ("pipeline failed: %s\n  %s", err ? err : "(no message)", desc);
-}
-
-/* runs @desc, which must fail with a message containing @needle */
-static void
-run_fails (const char *desc, const char *needle)
-{
-  g_autofree char *err = NULL;
-  g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
-  g_assert_nonnull (err);
-  g_test_message ("error: %s", err);
-  if (!strstr (err, needle))
-    g_error ("expected an error about '%s', got: %s", needle, err);
+  test_compare (got, got_name, gold, gold_name, TOL);
 }
 
 /* ---- losses ---- */
@@ -103,52 +43,10 @@ run_fails (const char *desc, const char *needle)
 static void
 test_losses (void)
 {
-  g_autofree char *in = golden ("losses-in.safetensors");
-  g_autofree char *out_path = golden ("losses-out.safetensors");
-  g_autofree char *cases_path = golden ("losses-cases.txt");
-  g_autoptr (T2iSafetensors) gold = load (out_path);
-  g_autofree char *cases = NULL;
-  g_autofree char *dir = test_tmpdir ();
   const char *entries[] = { "d/real", "d/fake", "d/real_fs", "d/fake_fs", "h",
-    "fake_feat"
+    "fake_feat", NULL
   };
-
-  g_assert_true (g_file_get_contents (cases_path, &cases, NULL, NULL));
-  g_auto (GStrv) lines = g_strsplit (cases, "\n", -1);
-  guint n_cases = 0;
-  for (guint i = 0; lines[i]; i++) {
-    char *sp = strchr (lines[i], ' ');
-    if (!sp)
-      continue;
-    *sp = 0;
-    const char *name = lines[i], *props = sp + 1;
-    g_autofree char *out = g_build_filename (dir, "out.safetensors", NULL);
-    g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
-        "requires-grad=d/real,d/fake,d/real_fs,d/fake_fs,h,fake_feat ! "
-        "t2iloss %s output=x update=none ! t2itensorsink location=%s "
-        "grads-of=loss/x", in, props, out);
-    run_ok (desc);
-    g_autoptr (T2iSafetensors) got = load (out);
-    g_autofree char *gl = g_strdup_printf ("%s/loss", name);
-    compare (got, "loss/x", gold, gl);
-    for (guint k = 0; k < G_N_ELEMENTS (entries); k++) {
-      g_autofree char *gn = g_strdup_printf ("grad/%s", entries[k]);
-      g_autofree char *gg = g_strdup_printf ("%s/grad/%s", name, entries[k]);
-      g_autoptr (T2iTensor) a = t2i_safetensors_get (got, gn);
-      g_autoptr (T2iTensor) b = t2i_safetensors_get (gold, gg);
-      g_assert_nonnull (b);
-      if (!a) {
-        /* entries the loss does not read get no gradient */
-        for (gint64 j = 0; j < b->numel; j++)
-          g_assert_cmpfloat (t2i_tensor_get (b, j), ==, 0.0);
-        continue;
-      }
-      compare_tensors (a, b, gg);
-    }
-    n_cases++;
-  }
-  g_assert_cmpuint (n_cases, >=, 10);
-  test_rmdir (dir);
+  g_assert_cmpuint (test_loss_cases ("lafite", entries, TOL), >=, 10);
 }
 
 /* ---- generator + discriminator ---- */
@@ -267,7 +165,7 @@ test_r1_param_grads (void)
   g_autoptr (T2iTensor) mean = t2i_mean (per, T2I_ALL_AXES, FALSE);
   g_autoptr (T2iTensor) r1 = t2i_mul_scalar (mean, 5.0);
   g_autoptr (T2iTensor) gold_r1 = t2i_safetensors_get (gold, "r1only/loss");
-  compare_tensors (r1, gold_r1, "r1only/loss");
+  test_compare_tensors (r1, gold_r1, "r1only/loss", TOL);
 
   t2i_backward (r1, NULL);
   for (guint i = 0; i < t2i_param_group_n_params (group); i++) {
@@ -280,7 +178,7 @@ test_r1_param_grads (void)
         g_assert_cmpfloat (t2i_tensor_get (b, j), ==, 0.0);
       continue;
     }
-    compare_tensors (p->value->grad, b, gn);
+    test_compare_tensors (p->value->grad, b, gn, TOL);
   }
   t2i_stylegan2_d_free (d);
 }
