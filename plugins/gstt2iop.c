@@ -17,6 +17,9 @@
  * - `detach`: the same values without their autograd graph;
  * - `concat`: the entries of @inputs joined along @axis;
  * - `slice`: indices @start to @end of an entry along @axis;
+ * - `interpolate`: a batch of two items to @steps items between them
+ *   (@inputs linearly, @hold the first item repeated): DiST-GAN's strips of
+ *   images between two similar texts;
  * - `rename`: an entry (tensor or strings) under another name.
  *
  * Each operation declares its properties (each property's description

@@ -104,8 +104,7 @@ set_own_trainable (T2iTransformPrivate * p, gboolean trainable)
         trainable);
 }
 
-/* weights= into the parameters of a shared group this element added: the
- * file holds the other elements' parameters under the same prefix too */
+/* weights= into the parameters this element added */
 static gboolean
 load_own (T2iTransformPrivate * p, T2iSafetensors * st, const char *group,
     const char *prefix, gboolean strict, GError ** error)
@@ -132,15 +131,15 @@ load_own (T2iTransformPrivate * p, T2iSafetensors * st, const char *group,
   return t2i_param_group_load (view, st, pre, FALSE, error);
 }
 
+/* only this element's parameters: the group may be (or become, when an
+ * element later in the pipeline joins it) shared, and the file then holds
+ * the other elements' parameters under the same prefix */
 gboolean
 t2i_transform_load_params (T2iTransform * self, T2iSafetensors * st,
     const char *prefix, gboolean strict, GError ** error)
 {
   T2iTransformPrivate *p = PRIV (self);
-  const char *group = t2i_transform_get_group_name (self);
-  if (p->shared)
-    return load_own (p, st, group, prefix, strict, error);
-  return t2i_param_group_load (t2i_transform_get_params (self), st, prefix,
+  return load_own (p, st, t2i_transform_get_group_name (self), prefix,
       strict, error);
 }
 

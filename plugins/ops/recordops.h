@@ -35,6 +35,7 @@ typedef struct {
 #define T2I_RECORD_OPS(X) \
   X (concat) \
   X (detach) \
+  X (interpolate) \
   X (rename) \
   X (resize) \
   X (roll) \

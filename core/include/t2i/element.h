@@ -93,8 +93,10 @@ gboolean t2i_transform_is_training (T2iTransform * self);
  * @strict: parameters missing from the file are errors
  * @error: return location for a #GError
  *
- * Loads this element's own parameters (in a shared group, only those it
- * added), checking all of them before copying any.
+ * Loads the parameters this element added (a group may be shared with
+ * elements that come later: tensors of the file under @prefix that are
+ * not this element's are left alone), checking all of them before
+ * copying any.
  */
 gboolean t2i_transform_load_params (T2iTransform * self, T2iSafetensors * st,
     const char *prefix, gboolean strict, GError ** error);
