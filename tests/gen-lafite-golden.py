@@ -44,7 +44,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-DTYPES = {torch.float32: "F32", torch.float64: "F64"}
+DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int32: "I32"}
 
 # the small networks (test-lafite.c sets the same properties)
 RES = 16

@@ -96,7 +96,8 @@ typedef struct {
   X (lafite_cong) \
   X (lafite_d) \
   X (lafite_g) \
-  X (r1)
+  X (r1) \
+  X (vq_diffusion)
 
 #define T2I_LOSS_DECLARE(c) extern const T2iLossKind t2i_loss_kind_##c;
 T2I_LOSS_KINDS (T2I_LOSS_DECLARE)

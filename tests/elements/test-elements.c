@@ -502,6 +502,8 @@ test_compare_tensors (T2iTensor * a, T2iTensor * b, const char *what,
     double x = t2i_tensor_get (a, i), y = t2i_tensor_get (b, i);
     if (!isfinite (x))
       g_error ("%s[%" G_GINT64_FORMAT "] is %g", what, i, x);
+    if (!isfinite (y))
+      g_error ("%s[%" G_GINT64_FORMAT "]: the golden holds %g", what, i, y);
     diff = MAX (diff, fabs (x - y));
     scale = MAX (scale, fabs (y));
   }
