@@ -25,6 +25,7 @@ G_BEGIN_DECLS
   X (t2itextsrc) \
   X (t2itovideo) \
   X (t2itrainer) \
+  X (t2ivqdiffusion) \
   
 
 #define T2I_DECLARE(name) GST_ELEMENT_REGISTER_DECLARE (name);

@@ -9,6 +9,12 @@ tests/core/test-vqdiffusion.c in tests/golden/vqdiffusion/:
   schedule.safetensors    log_cumprod_a, log_cumprod_g [T+1] (the last:
                           the identity), log_a, log_g [T] for T=10, K=7
   math.safetensors        truncate/<r> and guide/<s> of given log p(x_0|x_t)
+  net-weights.safetensors a t2ivqdiffusion arch=transformer (NET_PROPS)
+  net-in.safetensors      tokens [3,2,2] (i32), cond [3,6] (f32)
+  net-out.safetensors     t<s>/logits [3,7,4], t<s>/loss [3] (each item's
+                          share of the loss) and t<s>/grad/cond [3,6] (of
+                          that share) with every item at step s = 0 (x_t =
+                          x_0) and s = 1 (all masks) of a T = 2 schedule
 
 VQ-Diffusion's discrete diffusion written from the paper (Gu et al. 2022;
 CLIP-VQDiffusion eq. 2-7) in probability space, float64: the transition
@@ -39,7 +45,7 @@ T, K, N, L = 10, 7, 6, 5
 STEPS = [0, 1, 4, 9, 5, 0]
 
 
-def schedule():
+def schedule(T=T, K=K):
     """abar, gbar per step 1..T (index 0: before any step), a, g, b"""
     i = torch.arange(T, dtype=torch.float64) / (T - 1)
     abar = torch.cat([torch.ones(1, dtype=torch.float64),
@@ -52,7 +58,7 @@ def schedule():
     return abar, gbar, a, g, b
 
 
-def q_matrix(a, g, b):
+def q_matrix(a, g, b, K=K):
     """eq. 2: [Q]_{mn} = q(x_t = m | x_{t-1} = n), K + 1 classes"""
     q = torch.full((K + 1, K + 1), 0.0, dtype=torch.float64)
     q[:K, :K] = b
@@ -62,17 +68,17 @@ def q_matrix(a, g, b):
     return q
 
 
-def matrices():
+def matrices(T=T, K=K):
     """Q_t (t = 1..T) and Qbar_t (t = 0..T, Qbar_0 = I)"""
-    _, _, a, g, b = schedule()
-    qs = [q_matrix(a[i], g[i], b[i]) for i in range(T)]
+    _, _, a, g, b = schedule(T, K)
+    qs = [q_matrix(a[i], g[i], b[i], K) for i in range(T)]
     qbar = [torch.eye(K + 1, dtype=torch.float64)]
     for q in qs:
         qbar.append(q @ qbar[-1])
     return qs, qbar
 
 
-def posterior(p_x0, xt, step, qs, qbar):
+def posterior(p_x0, xt, step, qs, qbar, K=K):
     """sum_x0 q(x_{t-1} | x_t, x_0) p(x_0) for the released code's step
     index (the transition from x_{step} to x_{step+1} in 1-based terms):
     q(x_{t-1} | x_t, x_0) = qbar_{t-1}[x_{t-1}, x_0] Q_t[x_t, x_{t-1}] /
@@ -84,8 +90,11 @@ def posterior(p_x0, xt, step, qs, qbar):
     return post @ p_x0[:K]          # x_0 is never the mask token
 
 
-def loss_case(logits, x0, xt, t, pt, aux_weight, importance, adaptive=True):
-    qs, qbar = matrices()
+def loss_items(logits, x0, xt, t, pt, aux_weight, importance, adaptive=True,
+               T=T):
+    """each item's term of the loss (its mean over the items / L)"""
+    N, K, L = logits.shape
+    qs, qbar = matrices(T, K)
     p = torch.softmax(logits, dim=1)                 # [N, K, L]
     total = []
     for n in range(N):
@@ -94,8 +103,8 @@ def loss_case(logits, x0, xt, t, pt, aux_weight, importance, adaptive=True):
             p_x0 = torch.cat([p[n, :, j], torch.zeros(1, dtype=torch.float64)])
             true_x0 = torch.zeros(K + 1, dtype=torch.float64)
             true_x0[x0[n, j]] = 1
-            model = posterior(p_x0, int(xt[n, j]), t[n], qs, qbar)
-            truth = posterior(true_x0, int(xt[n, j]), t[n], qs, qbar)
+            model = posterior(p_x0, int(xt[n, j]), t[n], qs, qbar, K)
+            truth = posterior(true_x0, int(xt[n, j]), t[n], qs, qbar, K)
             if t[n] == 0:
                 term = -torch.log(model[x0[n, j]])
                 aux = term
@@ -111,7 +120,12 @@ def loss_case(logits, x0, xt, t, pt, aux_weight, importance, adaptive=True):
         if importance:
             item = item / pt[n]
         total.append(item)
-    return torch.stack(total).mean() / L
+    return torch.stack(total)
+
+
+def loss_case(logits, x0, xt, t, pt, aux_weight, importance, adaptive=True):
+    return loss_items(logits, x0, xt, t, pt, aux_weight, importance,
+                      adaptive).mean() / L
 
 
 def main():
@@ -186,6 +200,106 @@ def main():
         gl = torch.clamp(gl - torch.logsumexp(gl, 1, keepdim=True), -70, 0)
         m[f"guide/{s}"] = torch.cat([gl, log_p[:, K:]], 1)
     save_safetensors(os.path.join(out, "math.safetensors"), m)
+    network(out, gen)
+
+
+# the transformer: T = 2 steps, so x_t is x_0 at step 0 and all masks at
+# step 1 (with probability 1 - 1e-5 per token), whichever step the element
+# draws
+NET = dict(T=2, K=7, grid=2, E=6, d=8, heads=2, layers=2, N=3)
+NET_PROPS = "codes=7 width=8 heads=2 layers=2 timesteps=2"
+
+
+def net_weights(gen):
+    """CLIP-VQDiffusion's Condition2ImageTransformer, the released names"""
+    d, K, T, E, g = NET["d"], NET["K"], NET["T"], NET["E"], NET["grid"]
+
+    def r(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64) * 0.3
+
+    w = {"content_emb.emb.weight": r(K + 1, d),
+         "content_emb.height_emb.weight": r(g, d),
+         "content_emb.width_emb.weight": r(g, d)}
+
+    def lin(name, i, o):
+        w[name + ".weight"], w[name + ".bias"] = r(o, i), r(o)
+    for b in range(NET["layers"]):
+        p = f"blocks.{b}."
+        w[p + "ln1.emb.weight"] = r(T, d)
+        lin(p + "ln1.linear", d, 2 * d)
+        for n in ("query", "key", "value", "proj"):
+            lin(p + "attn1." + n, d, d)
+        lin(p + "ln2.clip_proj.0", E, d)
+        lin(p + "ln2.clip_proj.2", d, 2 * d)
+        w[p + "mlp.conv1.weight"], w[p + "mlp.conv1.bias"] = r(4 * d, d, 3, 3), r(4 * d)
+        w[p + "mlp.conv2.weight"], w[p + "mlp.conv2.bias"] = r(d, 4 * d, 3, 3), r(d)
+    w["to_logits.0.weight"], w["to_logits.0.bias"] = 1 + r(d), r(d)
+    lin("to_logits.1", d, K)
+    # the importance-sampling history, buffers of the released model
+    w["Lt_history"] = torch.zeros(T, dtype=torch.float64)
+    w["Lt_count"] = torch.zeros(T, dtype=torch.float64)
+    return w
+
+
+def net_forward(w, xt, t, cond):
+    """logits of x_0 [N, K, L] for tokens x_t [N, L] at steps t [N]"""
+    F = torch.nn.functional
+    d, g, heads = NET["d"], NET["grid"], NET["heads"]
+    n, L = xt.shape
+    pos = torch.arange(L)
+    x = (w["content_emb.emb.weight"][xt]
+         + w["content_emb.height_emb.weight"][pos // g]
+         + w["content_emb.width_emb.weight"][pos % g])
+
+    def lin(name, a):
+        return F.linear(a, w[name + ".weight"], w[name + ".bias"])
+
+    def adaln(a, ss):
+        scale, shift = ss.chunk(2, dim=-1)
+        return F.layer_norm(a, (d,)) * (1 + scale[:, None]) + shift[:, None]
+    for b in range(NET["layers"]):
+        p = f"blocks.{b}."
+        h = adaln(x, lin(p + "ln1.linear", F.silu(w[p + "ln1.emb.weight"][t])))
+        q, k, v = (lin(p + "attn1." + m, h).reshape(n, L, heads, -1)
+                   .transpose(1, 2) for m in ("query", "key", "value"))
+        a = torch.softmax(q @ k.transpose(-1, -2) / (d // heads) ** 0.5, -1) @ v
+        x = x + lin(p + "attn1.proj", a.transpose(1, 2).reshape(n, L, d))
+        c = lin(p + "ln2.clip_proj.2", F.silu(lin(p + "ln2.clip_proj.0", cond)))
+        h = adaln(x, c).transpose(1, 2).reshape(n, d, g, g)
+        h = F.conv2d(h, w[p + "mlp.conv1.weight"], w[p + "mlp.conv1.bias"], padding=1)
+        h = h * torch.sigmoid(1.702 * h)
+        h = F.conv2d(h, w[p + "mlp.conv2.weight"], w[p + "mlp.conv2.bias"], padding=1)
+        x = x + h.reshape(n, d, L).transpose(1, 2)
+    x = F.layer_norm(x, (d,), w["to_logits.0.weight"], w["to_logits.0.bias"])
+    return lin("to_logits.1", x).transpose(1, 2)
+
+
+def network(out, gen):
+    n, K, E, L = NET["N"], NET["K"], NET["E"], NET["grid"] ** 2
+    w = net_weights(gen)
+    x0 = torch.randint(0, K, (n, L), generator=gen)
+    cond = torch.randn(n, E, generator=gen, dtype=torch.float64)
+    save_safetensors(os.path.join(out, "net-weights.safetensors"),
+                     {k: v.float() for k, v in w.items()})
+    save_safetensors(os.path.join(out, "net-in.safetensors"), {
+        "tokens": x0.reshape(n, NET["grid"], NET["grid"]).to(torch.int32),
+        "cond": cond.float()})
+    w = {k: v.float().double() for k, v in w.items()}
+    cond = cond.float().double()
+    res = {}
+    for step in (0, 1):
+        xt = x0 if step == 0 else torch.full_like(x0, K)
+        t = torch.full((n,), step)
+        c = cond.clone().requires_grad_(True)
+        logits = net_forward(w, xt, t, c)
+        # the default loss: aux-weight 5e-4, adaptive, divided by p(t) = 1/2
+        items = loss_items(logits, x0, xt, [step] * n, [0.5] * n, 5e-4, True,
+                           T=NET["T"]) / (n * L)
+        (grad,) = torch.autograd.grad(items.sum(), [c])
+        res[f"t{step}/logits"] = logits.detach()
+        res[f"t{step}/loss"] = items.detach()
+        res[f"t{step}/grad/cond"] = grad
+    save_safetensors(os.path.join(out, "net-out.safetensors"), res)
 
 
 if __name__ == "__main__":

@@ -342,6 +342,13 @@ resolve_own (T2iNetwork * self, const char *weights, GError ** error)
       return FALSE;
   }
 
+  /* fine-tuning may grow the model: the user's value of an option that
+   * adds parameters wins over the file's */
+  for (const T2iOption * o = p->arch->options; described
+      && !p->weights_strict && o->name; o++)
+    if ((o->flags & T2I_OPTION_GROWS)
+        && t2i_option_values_is_set (p->values, o->name))
+      gst_structure_remove_field (described, o->name);
   g_autofree char *variant = g_strdup_printf ("arch=%s", p->arch->name);
   g_autofree char *what = weights ? g_strdup_printf ("weights=%s", weights)
       : NULL;

@@ -1,6 +1,8 @@
 /* CLIP-VQDiffusion's discrete diffusion against PyTorch: the schedule, the
  * loss (t2iloss kind=vq-diffusion: the bound, the auxiliary term,
- * importance weights) in value and gradient, truncation and guidance.  The
+ * importance weights) in value and gradient, truncation and guidance; the
+ * transformer of t2ivqdiffusion (logits, and the loss's gradient with
+ * respect to the condition through it).  The
  * goldens (tests/gen-vqdiffusion-golden.py) build the transition matrices
  * of the paper's eq. 2 explicitly and sum eq. 4 over x_0 in probability
  * space, so they check the log-space implementation against the
@@ -104,6 +106,66 @@ test_q_sample (void)
   t2i_vq_schedule_free (s);
 }
 
+/* row @i of @t [N, ...] as a new tensor [1, ...] */
+static T2iTensor *
+row (T2iTensor * t, gint64 i)
+{
+  return t2i_slice (t, 0, i, i + 1);
+}
+
+/* t2ivqdiffusion in train mode with T = 2: each item's step is 0 (x_t =
+ * x_0) or 1 (all masks); the golden holds both, for every item */
+static void
+test_transformer (void)
+{
+  g_autofree char *in = test_golden ("vqdiffusion", "net-in.safetensors");
+  g_autofree char *w = test_golden ("vqdiffusion", "net-weights.safetensors");
+  g_autofree char *dir = test_tmpdir ();
+  g_autofree char *out = g_build_filename (dir, "out.safetensors", NULL);
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
+      "requires-grad=cond ! t2ivqdiffusion cond=cond weights=%s codes=7 "
+      "width=8 heads=2 layers=2 timesteps=2 ! t2iloss kind=vq-diffusion "
+      "timesteps=2 output=x update=none ! t2itensorsink location=%s "
+      "grads-of=loss/x", in, w, out);
+  test_run_ok (desc);
+  g_autoptr (T2iSafetensors) got = test_load (out);
+  g_autoptr (T2iSafetensors) gold = golden ("net-out.safetensors");
+  g_autoptr (T2iTensor) t = t2i_safetensors_get (got, "t");
+  g_autoptr (T2iTensor) xt = t2i_safetensors_get (got, "xt");
+  g_autoptr (T2iTensor) x0 = t2i_safetensors_get (got, "tokens");
+  g_autoptr (T2iTensor) logits = t2i_safetensors_get (got, "logits");
+  g_autoptr (T2iTensor) loss = t2i_safetensors_get (got, "loss/x");
+  g_autoptr (T2iTensor) grad = t2i_safetensors_get (got, "grad/cond");
+  double want_loss = 0.0;
+  gboolean steps[2] = { FALSE, FALSE };
+  for (gint64 i = 0; i < t->numel; i++) {
+    const gint s = t2i_tensor_i32 (t)[i];
+    g_assert_true (s == 0 || s == 1);
+    steps[s] = TRUE;
+    for (gint64 j = 0; j < xt->shape[1]; j++)
+      g_assert_cmpint (t2i_tensor_i32 (xt)[i * xt->shape[1] + j], ==,
+          s == 0 ? t2i_tensor_i32 (x0)[i * xt->shape[1] + j] : 7);
+    g_autofree char *ln = g_strdup_printf ("t%d/logits", s);
+    g_autofree char *lo = g_strdup_printf ("t%d/loss", s);
+    g_autofree char *gr = g_strdup_printf ("t%d/grad/cond", s);
+    g_autoptr (T2iTensor) gl = t2i_safetensors_get (gold, ln);
+    g_autoptr (T2iTensor) gs = t2i_safetensors_get (gold, lo);
+    g_autoptr (T2iTensor) gg = t2i_safetensors_get (gold, gr);
+    g_autoptr (T2iTensor) a = row (logits, i);
+    g_autoptr (T2iTensor) b = row (gl, i);
+    test_compare_tensors (a, b, ln, 1e-5);
+    g_autoptr (T2iTensor) c = row (grad, i);
+    g_autoptr (T2iTensor) d = row (gg, i);
+    test_compare_tensors (c, d, gr, 1e-4);
+    want_loss += t2i_tensor_get (gs, i);
+  }
+  g_test_message ("steps drawn: 0 %s, 1 %s", steps[0] ? "yes" : "no",
+      steps[1] ? "yes" : "no");
+  g_assert_cmpfloat (fabs (t2i_tensor_get (loss, 0) - want_loss), <,
+      1e-5 * fabs (want_loss));
+  test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -113,5 +175,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vqdiffusion/losses", test_losses);
   g_test_add_func ("/vqdiffusion/truncate-guide", test_truncate_guide);
   g_test_add_func ("/vqdiffusion/q-sample", test_q_sample);
+  g_test_add_func ("/vqdiffusion/transformer", test_transformer);
   return g_test_run ();
 }

@@ -51,9 +51,14 @@ typedef enum {
  * T2iOptionFlags:
  * @T2I_OPTION_MODEL: the option defines the model (a hyper-parameter):
  *   it is stored in checkpoints and model files, and read back from them
+ * @T2I_OPTION_GROWS: a model option that adds parameters when set (a
+ *   learned null embedding for classifier-free guidance): with
+ *   weights-strict=false the user's value wins over the file's, so
+ *   fine-tuning can grow a loaded model
  */
 typedef enum {
   T2I_OPTION_MODEL = 1 << 0,
+  T2I_OPTION_GROWS = 1 << 1,
 } T2iOptionFlags;
 
 /**
