@@ -26,7 +26,11 @@
  *   discriminator, fromRGB then per resolution two 3x3 convolutions (the
  *   second blurs and strides) and a 1x1 skip, minibatch standard
  *   deviation (@mbstd-group), a 3x3 convolution, an FC and the output f_d;
- *   the head f_s is an FC from the same features (`D.b4.fts`).
+ *   the head f_s is an FC from the same features (`D.b4.fts`);
+ * - `patchgan` (core/models/arch-patchgan.c): pix2pix's PatchGAN, the
+ *   discriminator VQGAN trains against (t2iloss kind=hinge-d, hinge-g):
+ *   strided 4x4 convolutions with BatchNorm, one logit per patch (`P/real`
+ *   and `P/fake` are f32 [N, patches]); unconditional.
  *
  * R1 regularisation (t2iloss kind=r1 or lafite-d) needs the gradient of
  * the real logits with respect to the real images: with

@@ -26,6 +26,7 @@ G_BEGIN_DECLS
   X (t2itovideo) \
   X (t2itrainer) \
   X (t2ivqdiffusion) \
+  X (t2ivqgan) \
   
 
 #define T2I_DECLARE(name) GST_ELEMENT_REGISTER_DECLARE (name);

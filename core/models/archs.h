@@ -29,7 +29,9 @@ G_BEGIN_DECLS
   X (inception_v3) \
   X (l2v_transformer) \
   X (l2v_mlp) \
-  X (vqdiffusion_transformer)
+  X (vqdiffusion_transformer) \
+  X (vqgan_gumbel) \
+  X (patchgan)
 
 #define T2I_ARCH_DECLARE(c) extern const T2iArch t2i_arch_##c;
 T2I_ARCHS (T2I_ARCH_DECLARE)

@@ -3,6 +3,7 @@
 #include "losses.h"
 
 #include <math.h>
+#include <string.h>
 
 #define COS_EPS 1e-8
 
@@ -67,6 +68,30 @@ t2i_losses_require_pair (const GstStructure * in,
     g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
         "%s=%s %s does not pair with cond=%s %s: both need N items of the "
         "same feature size", prop, features, sf, cond, sc);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+t2i_losses_require_same (const GstStructure * in,
+    const GstStructure * config, const char *a, const char *b,
+    GError ** error)
+{
+  gint64 as[T2I_MAX_DIMS], bs[T2I_MAX_DIMS];
+  gint an, bn;
+  if (!t2i_losses_require (in, config, a, 0, error)
+      || !t2i_losses_require (in, config, b, 0, error))
+    return FALSE;
+  const char *na = t2i_config_string (config, a);
+  const char *nb = t2i_config_string (config, b);
+  t2i_caps_get_entry (in, na, NULL, &an, as);
+  t2i_caps_get_entry (in, nb, NULL, &bn, bs);
+  if (an != bn || memcmp (as, bs, an * sizeof (gint64))) {
+    g_autofree char *sa = t2i_shape_to_string (an, as);
+    g_autofree char *sb = t2i_shape_to_string (bn, bs);
+    g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
+        "%s=%s %s and %s=%s %s must have one shape", a, na, sa, b, nb, sb);
     return FALSE;
   }
   return TRUE;

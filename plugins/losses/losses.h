@@ -92,10 +92,15 @@ typedef struct {
   X (dist_vl) \
   X (gan_logistic_d) \
   X (gan_logistic_g) \
+  X (hinge_d) \
+  X (hinge_g) \
+  X (l1) \
   X (lafite_cond) \
   X (lafite_cong) \
   X (lafite_d) \
   X (lafite_g) \
+  X (mean) \
+  X (perceptual) \
   X (r1) \
   X (vq_diffusion)
 
@@ -117,6 +122,11 @@ gboolean t2i_losses_require_logits (const GstStructure * in,
  * [N, D], agree in N and D */
 gboolean t2i_losses_require_pair (const GstStructure * in,
     const GstStructure * config, const char *prop, GError ** error);
+
+/* checks the entries the options @a and @b name have one shape */
+gboolean t2i_losses_require_same (const GstStructure * in,
+    const GstStructure * config, const char *a, const char *b,
+    GError ** error);
 
 /* borrowed float tensor the option @prop names, or %NULL with @error
  * naming @prop */

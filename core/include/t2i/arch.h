@@ -32,6 +32,7 @@ G_BEGIN_DECLS
 #define T2I_ROLE_IMAGE_ENCODER "image-encoder"
 #define T2I_ROLE_L2V "l2v"
 #define T2I_ROLE_VQDIFFUSION "vqdiffusion"
+#define T2I_ROLE_VQGAN "vqgan"
 
 /**
  * T2iArchContext:
