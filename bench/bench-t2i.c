@@ -341,6 +341,154 @@ bench_clip (gboolean text, T2iRng * rng)
   t2i_clip_free (c.clip);
 }
 
+/* ---- CLIP-VQDiffusion's transformer (t2ivqdiffusion arch=transformer,
+ * built through the architecture registry as the element builds it): the
+ * shipped shapes model's sizes, 8 x 8 tokens of a 256-code VQGAN, width
+ * 128, 4 blocks, 4 heads, T = 100, a 128-d CLIP condition.
+ * vqdiff-train-step: batch 32, t and x_t drawn, the bound with the
+ * auxiliary loss and importance weights (t2iloss kind=vq-diffusion's
+ * computation), backward, AdamW.  vqdiff-sample: 16 captions, 10 reverse
+ * steps with guidance 3 (two passes per step) and truncation 0.85. */
+#define VQ_GRID 8
+#define VQ_K 256
+#define VQ_D 128
+#define VQ_LAYERS 4
+#define VQ_E 128
+#define VQ_T 100
+
+typedef struct
+{
+  const T2iArch *arch;
+  gpointer net;
+  GstStructure *config;
+  T2iArchContext ctx;
+  T2iParamGroup *params;
+  T2iOptimizer *opt;
+  T2iVqSchedule *schedule;
+  GstBuffer *record;
+  T2iRng rng;
+} VqCase;
+
+/* multiply-accumulates of one pass over one item */
+static double
+vq_macs (void)
+{
+  const double L = VQ_GRID * VQ_GRID, d = VQ_D;
+  const double block = L * (4 * d * d + 2 * L * d + 2 * 9 * d * 4 * d)
+      + 2 * d * d + VQ_E * d + 2 * d * d;
+  return VQ_LAYERS * block + L * d * VQ_K;
+}
+
+static void
+run_vq_train (gpointer user)
+{
+  VqCase *c = user;
+  GError *err = NULL;
+  if (!c->arch->forward (c->net, &c->ctx, c->record, &err))
+    g_error ("vqdiff: %s", err->message);
+  T2iTensor *logits = t2i_record_get_tensor (c->record, "logits");
+  T2iTensor *x0 = t2i_record_get_tensor (c->record, "tokens");
+  T2iTensor *xt = t2i_record_get_tensor (c->record, "xt");
+  T2iTensor *t = t2i_record_get_tensor (c->record, "t");
+  T2iTensor *pt = t2i_record_get_tensor (c->record, "pt");
+  const gint64 n = logits->shape[0], L = logits->shape[2];
+  g_autoptr (T2iTensor) x0f = t2i_reshape (x0, T2I_SHAPE (n, L));
+  T2iTensor *aux = NULL;
+  g_autoptr (T2iTensor) terms = t2i_vq_loss_terms (c->schedule, logits, x0f,
+      xt, t, &aux);
+  g_autoptr (T2iTensor) w = t2i_tensor_new (T2I_F32, T2I_SHAPE (n));
+  for (gint64 i = 0; i < n; i++)
+    t2i_tensor_set (w, i, 5e-4 * ((1.0 - t2i_tensor_i32 (t)[i] /
+                (double) VQ_T) + 1.0));
+  g_autoptr (T2iTensor) wa = t2i_mul (w, aux);
+  t2i_tensor_unref (aux);
+  g_autoptr (T2iTensor) total = t2i_add (terms, wa);
+  g_autoptr (T2iTensor) q = t2i_div (total, pt);
+  g_autoptr (T2iTensor) mean = t2i_mean (q, T2I_ALL_AXES, FALSE);
+  g_autoptr (T2iTensor) loss = t2i_mul_scalar (mean, 1.0 / (double) L);
+  g_autofree T2iTensor **p = trainable (c->params);
+  t2i_optimizer_zero_grad (c->opt);
+  t2i_backward (loss, p);
+  t2i_optimizer_step (c->opt);
+}
+
+static void
+run_vq_sample (gpointer user)
+{
+  VqCase *c = user;
+  GError *err = NULL;
+  if (!c->arch->forward (c->net, &c->ctx, c->record, &err))
+    g_error ("vqdiff: %s", err->message);
+}
+
+static void
+bench_vqdiff (gboolean train, T2iRng * rng)
+{
+  VqCase c = { 0 };
+  GError *err = NULL;
+  const gint b = train ? 32 : 16;
+  c.arch = t2i_arch_find (T2I_ROLE_VQDIFFUSION, "transformer");
+  g_autofree char *json = g_strdup_printf ("{\"codes\":%d,\"grid\":%d,"
+      "\"width\":%d,\"layers\":%d,\"heads\":4,\"timesteps\":%d,"
+      "\"cond-dim\":%d,\"null-condition\":true}", VQ_K, VQ_GRID, VQ_D,
+      VQ_LAYERS, VQ_T, VQ_E);
+  GstStructure *file = t2i_config_from_json (json, c.arch->options, &err);
+  g_assert_no_error (err);
+  T2iOptionValues *values = t2i_option_values_new ();
+  c.config = t2i_options_resolve (c.arch->options, "arch=transformer", values,
+      file, NULL, &err);
+  g_assert_no_error (err);
+  t2i_option_values_free (values);
+  gst_structure_free (file);
+  if (!train) {
+    gst_structure_set (c.config, "mode", G_TYPE_STRING, "sample", "steps",
+        G_TYPE_INT, 10, "guidance", G_TYPE_DOUBLE, 3.0, "truncation",
+        G_TYPE_DOUBLE, 0.85, NULL);
+  }
+  c.record = t2i_record_new ();
+  g_autoptr (T2iTensor) tokens = t2i_tensor_new (T2I_I32, T2I_SHAPE (b,
+          VQ_GRID, VQ_GRID));
+  t2i_rng_randint_i32 (rng, t2i_tensor_i32 (tokens), tokens->numel, 0, VQ_K);
+  g_autoptr (T2iTensor) h = t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (b, VQ_E));
+  t2i_record_set_tensor (c.record, "tokens", tokens, NULL);
+  t2i_record_set_tensor (c.record, "h", h, NULL);
+  GstCaps *caps = t2i_record_caps_from_record (c.record);
+  c.params = t2i_param_group_new ("T");
+  t2i_rng_init (&c.rng, 11);
+  c.ctx.config = c.config;
+  c.ctx.params = c.params;
+  c.ctx.init_rng = rng;
+  c.ctx.training = train;
+  c.ctx.trainable = train;
+  c.ctx.rng = &c.rng;
+  c.net = c.arch->build (c.config, gst_caps_get_structure (caps, 0), &c.ctx,
+      &err);
+  g_assert_no_error (err);
+  gst_caps_unref (caps);
+  c.schedule = t2i_vq_schedule_new (VQ_T, VQ_K);
+  T2iOptimizerConfig oc;
+  t2i_optimizer_config_init (&oc, T2I_OPTIMIZER_ADAMW);
+  oc.lr = 5e-4;
+  oc.beta1 = 0.9;
+  oc.beta2 = 0.96;
+  oc.weight_decay = 0.045;
+  c.opt = t2i_optimizer_new (c.params, &oc);
+  gboolean prev = t2i_set_grad_enabled (train);
+  if (train)
+    bench ("vqdiff-train-step", run_vq_train, &c, 3 * 2.0 * b * vq_macs ()
+        * 1e-9);
+  else
+    bench ("vqdiff-sample", run_vq_sample, &c, 10 * 2 * 2.0 * b * vq_macs ()
+        * 1e-9);
+  t2i_set_grad_enabled (prev);
+  t2i_optimizer_free (c.opt);
+  t2i_vq_schedule_free (c.schedule);
+  c.arch->free (c.net);
+  t2i_param_group_unref (c.params);
+  gst_buffer_unref (c.record);
+  gst_structure_free (c.config);
+}
+
 static gboolean
 wanted (gchar ** names, const char *name)
 {
@@ -373,6 +521,7 @@ main (int argc, char **argv)
     return 2;
   g_option_context_free (ctx);
   t2i_set_num_threads (threads);
+  gst_init (NULL, NULL);        /* records are GstBuffers */
   if (info) {
     const dnnl_version_t *v = dnnl_version ();
 
@@ -405,6 +554,10 @@ main (int argc, char **argv)
     bench_clip (TRUE, &rng);
   if (wanted (names, "clip-vit-b32-b16"))
     bench_clip (FALSE, &rng);
+  if (wanted (names, "vqdiff-train-step"))
+    bench_vqdiff (TRUE, &rng);
+  if (wanted (names, "vqdiff-sample"))
+    bench_vqdiff (FALSE, &rng);
   g_strfreev (names);
   return 0;
 }

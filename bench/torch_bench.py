@@ -22,6 +22,9 @@ import time
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_vqdiff  # noqa: E402
+
 NZ, NC_IN, NC_PROJ, B = 100, 512, 128, 64
 
 
@@ -301,6 +304,8 @@ def main():
         clip_cases(True, s)
     if wanted("clip-vit-b32-b16"):
         clip_cases(False, s)
+    if wanted("vqdiff"):
+        torch_vqdiff.cases(bench, wanted, s)
 
 
 if __name__ == "__main__":

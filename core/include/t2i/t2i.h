@@ -19,3 +19,6 @@
 #include <t2i/clip.h>
 #include <t2i/vgg.h>
 #include <t2i/inception.h>
+#include <t2i/arch.h>
+#include <t2i/options.h>
+#include <t2i/vqdiffusion.h>
