@@ -87,6 +87,9 @@ static const T2iOption options[] = {
   T2I_OPTION_DOUBLE ("guidance", 1.0, 0.0, 100.0, 0,
       "sample: classifier-free guidance scale s (1: none; needs "
       "null-condition)"),
+  T2I_OPTION_INT ("seed", -1, -1, G_MAXINT, 0,
+      "sample: seed of the element's own noise stream, so a seed draws the "
+      "same images whatever else the pipeline draws (-1: the session RNG)"),
   {NULL}
 };
 
@@ -109,6 +112,8 @@ typedef struct
   T2iTensor *null_emb;          /* [1, E] or NULL */
   T2iTensor *lt_history, *lt_count;     /* buffers, f64 [T] */
   T2iVqSchedule *schedule;
+  T2iRng own;                   /* seed >= 0: the sampling stream */
+  gboolean has_own;
 } VqDiffusion;
 
 static void
@@ -280,6 +285,10 @@ build (GstStructure * config, const GstStructure * in,
   t2i_tensor_unref (m->lt_history);
   t2i_tensor_unref (m->lt_count);
   m->schedule = t2i_vq_schedule_new (m->T, m->K);
+  const gint seed = t2i_config_int (config, "seed");
+  m->has_own = seed >= 0;
+  if (m->has_own)
+    t2i_rng_init (&m->own, (guint64) seed);
   return m;
 }
 
@@ -520,6 +529,7 @@ sample (VqDiffusion * m, const T2iArchContext * ctx, GstBuffer * record,
     return FALSE;
   }
   const gint64 n = cond->shape[0], L = (gint64) m->grid * m->grid;
+  T2iRng *rng = m->has_own ? &m->own : ctx->rng;
   gint steps = t2i_config_int (c, "steps");
   if (steps <= 0 || steps > m->T)
     steps = m->T;
@@ -544,7 +554,7 @@ sample (VqDiffusion * m, const T2iArchContext * ctx, GstBuffer * record,
       t2i_tensor_i32 (tp)[i] = step > skip ? step - skip : step;
     g_autoptr (T2iTensor) post = t2i_vq_q_posterior (m->schedule, lx0, xt,
         tp);
-    T2iTensor *next = t2i_vq_sample_categorical (post, ctx->rng);
+    T2iTensor *next = t2i_vq_sample_categorical (post, rng);
     t2i_tensor_unref (xt);
     xt = next;
     if (step == 0)
