@@ -189,6 +189,70 @@ class Pipelines(unittest.TestCase):
         launch('lafite-generate-pixels.t2i', ckpt=run + '.safetensors',
                steps=1, out=run + '-samples')
 
+    def test_distgan(self):
+        """DiST-GAN: a few steps of the full model (and a Base variant), then
+        its generate, interpolate and eval pipelines on the checkpoint"""
+        run = self.check_train('distgan-train.t2i')
+        self.check_train('distgan-train.t2i', cond='text_emb', vl=0)
+        ckpt = run + '.safetensors'
+        out = self.out('distgan-generate')
+        launch('distgan-generate.t2i', ckpt=ckpt, out=out,
+               prompts=os.path.join(SOURCE, 'examples', 'prompts.txt'))
+        self.assertTrue(os.path.exists(os.path.join(out, 'distgan-0000.png')))
+        strip = os.path.join(out, 'strip.png')
+        launch('distgan-interpolate.t2i', ckpt=ckpt, steps=4, out=strip)
+        w, h, _ = png_pixels(strip)
+        self.assertEqual((w, h), (4 * 64 + 10, 68))
+        ev = os.path.join(out, 'eval')
+        launch('distgan-eval.t2i', ckpt=ckpt, steps=1, out=ev)
+        for k in ('fid', 'rprec', 'attr'):
+            self.assertTrue(os.path.exists('%s-%s.json' % (ev, k)), k)
+
+    def test_vqdiffusion(self):
+        """CLIP-VQDiffusion's three stages in a few steps each, with resume,
+        then generation with guidance and evaluation on the result"""
+        d = self.out('vqdiff')
+        vq = os.path.join(d, 'vqgan')
+        small = dict(batch=4, ch=8, codes=16)
+        launch('vqgan-train.t2i', steps=2, out=vq, disc_start=1,
+               perceptual='identity', **small)
+        launch('vqgan-train.t2i', steps=3, out=vq, disc_start=1,
+               perceptual='identity', resume='true', **small)
+        self.assertEqual(metadata(vq + '.safetensors')['__metadata__']
+                         ['step'], '3')
+        w, h, _ = png_pixels(vq + '-samples-3.png')
+        self.assertEqual((w, h), (4 * 128 + 10, 4 * 64 + 10))  # image | recon
+        model = os.path.join(d, 'vqdiff')
+        tiny = dict(batch=4, codes=16, width=16, layers=1, heads=2,
+                    timesteps=10, clip=CLIP, vqgan=vq + '.safetensors')
+        launch('vqdiff-train.t2i', steps=2, out=model, **tiny)
+        launch('vqdiff-train.t2i', steps=3, out=model, resume='true', **tiny)
+        meta = metadata(model + '.safetensors')
+        self.assertEqual(meta['__metadata__']['step'], '3')
+        # the frozen tokenizer is saved with the model: one file draws
+        self.assertTrue(any(k.startswith('VQ.') for k in meta))
+        self.assertTrue(any(k.startswith('ema/T.') for k in meta))
+        self.assertTrue(os.path.exists(model + '-samples-3.png'))
+        cfg = os.path.join(d, 'cfg')
+        launch('vqdiff-finetune-cfg.t2i', steps=2, batch=4, clip=CLIP,
+               timesteps=10, model=model + '.safetensors', out=cfg)
+        self.assertIn('ema/T.empty_text_embed',
+                      metadata(cfg + '.safetensors'))
+        out = self.out('vqdiff-generate')
+        launch('vqdiff-generate.t2i', model=cfg + '.safetensors', clip=CLIP,
+               guidance=3, steps=2, out=out)
+        self.assertTrue(os.path.exists(os.path.join(out, 'vqdiff-0000.png')))
+        # guidance needs the null embedding of the fine-tune
+        with self.assertRaisesRegex(AssertionError, 'guidance=3 needs a null '
+                                    'embedding'):
+            launch('vqdiff-generate.t2i', model=model + '.safetensors',
+                   clip=CLIP, guidance=3, steps=2, out=out)
+        ev = os.path.join(out, 'eval')
+        launch('vqdiff-eval.t2i', model=cfg + '.safetensors', clip=CLIP,
+               batches=1, steps=2, out=ev)
+        for k in ('clip', 'fid', 'attr'):
+            self.assertTrue(os.path.exists('%s-%s.json' % (ev, k)), k)
+
     def test_clip(self):
         out = os.path.join(self.out('clip'), 'clip.safetensors')
         vocab = os.path.join(TMP, 'clip', 'clip-vocab.txt')
