@@ -434,7 +434,9 @@ static const gchar style[] =
     "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;"
     "vertical-align:top}th{background:#f3f3f3}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    "img.plot{display:block;max-width:100%;margin:.5em 0}"
+    ".plots{display:flex;flex-wrap:wrap;gap:0 1.5em}"
+    "img.plot{display:block;width:540px;max-width:100%;height:auto;"
+    "margin:.5em 0}"
     ".samples{display:flex;flex-wrap:wrap;gap:1.5em}"
     "figure{margin:0;width:480px;max-width:100%}"
     "figure img{image-rendering:pixelated;width:480px;max-width:100%}"
@@ -554,12 +556,14 @@ append_training (T2iHtmlReport * r, GString * html, GError ** error,
     g_string_free (t.head, TRUE);
     g_string_free (t.row, TRUE);
   }
+  g_string_append (html, "<div class=\"plots\">\n");
   if (loss)
     append_plot (html, "loss.png", "losses");
   if (lr)
     append_plot (html, "lr.png", "learning rates");
   if (speed)
     append_plot (html, "speed.png", "items per second");
+  g_string_append (html, "</div>\n");
 }
 
 static void
@@ -635,7 +639,8 @@ append_evals (T2iHtmlReport * r, GString * html, GError ** error,
   if (r->evals->len == 0)
     return;
   kinds = eval_kinds (r);
-  g_string_append (html, "<h2>Evaluation after each checkpoint</h2>\n");
+  g_string_append (html, "<h2>Evaluation after each checkpoint</h2>\n"
+      "<div class=\"plots\">\n");
   for (guint i = 0; i < kinds->len; i++) {
     const gchar *kind = g_ptr_array_index (kinds, i);
     g_autofree gchar *series = g_strdup_printf ("eval/%s", kind);
@@ -649,6 +654,7 @@ append_evals (T2iHtmlReport * r, GString * html, GError ** error,
     if (drawn)
       append_plot (html, file, kind);
   }
+  g_string_append (html, "</div>\n");
   append_metric_rows (html, r->evals, TRUE);
 }
 
@@ -725,8 +731,8 @@ write_page (T2iHtmlReport * r, T2iProgress * progress, GError ** error)
       title);
   append_status (r, html, progress);
   append_training (r, html, error, &ok);
-  append_samples (r, html);
   append_evals (r, html, error, &ok);
+  append_samples (r, html);
   if (r->metrics->len > 0) {
     g_string_append (html, "<h2>Metrics</h2>\n");
     append_metric_rows (html, r->metrics, FALSE);
