@@ -364,6 +364,8 @@ test_html_report (void)
   g_assert_nonnull (strstr (page, "G: warning: &lt;odd&gt;"));
   /* metrics, pipeline as written and expanded, variables and their origin,
    * versions */
+  g_assert_nonnull (strstr (page, "<tr><th>step</th><th>fid</th></tr>\n"
+          "<tr><td class=\"num\">2</td><td class=\"num\">12.5</td></tr>"));
   g_assert_nonnull (strstr (page, "<td>metric0</td><td>fid</td>"));
   g_assert_nonnull (strstr (page, "<td>attr-acc</td><td class=\"num\">0.75"
           "</td><td>n=100 extractor=none color=0.5</td>"));

@@ -423,7 +423,7 @@ eval_kinds (T2iHtmlReport * r)
 /* The page                                                            */
 
 static const gchar style[] =
-    "body{font-family:sans-serif;margin:1.5em auto;max-width:1100px;"
+    "body{font-family:sans-serif;margin:1.5em auto;max-width:1200px;"
     "padding:0 1em;color:#222;background:#fff}"
     "h1{font-size:1.4em;margin-bottom:.2em}h2{font-size:1.15em;"
     "margin-top:1.6em;border-bottom:1px solid #ddd}"
@@ -435,7 +435,7 @@ static const gchar style[] =
     "vertical-align:top}th{background:#f3f3f3}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums}"
     ".plots{display:flex;flex-wrap:wrap;gap:0 1.5em}"
-    "img.plot{display:block;width:540px;max-width:100%;height:auto;"
+    "img.plot{display:block;width:560px;max-width:100%;height:auto;"
     "margin:.5em 0}"
     ".samples{display:flex;flex-wrap:wrap;gap:1.5em}"
     "figure{margin:0;width:480px;max-width:100%}"
@@ -630,6 +630,47 @@ append_metric_rows (GString * html, GPtrArray * metrics, gboolean steps)
   g_string_append (html, "</table>\n");
 }
 
+/* One row per checkpoint, one column per metric: its value. */
+static void
+append_eval_table (GString * html, GPtrArray * evals, GPtrArray * kinds)
+{
+  g_string_append (html, "<table><tr><th>step</th>");
+  for (guint k = 0; k < kinds->len; k++) {
+    g_autofree gchar *kind = esc (g_ptr_array_index (kinds, k));
+
+    g_string_append_printf (html, "<th>%s</th>", kind);
+  }
+  g_string_append (html, "</tr>\n");
+  for (guint i = 0; i < evals->len; i++) {
+    gint64 step = ((Metric *) g_ptr_array_index (evals, i))->step;
+
+    /* the first metric of each step starts its row */
+    if (i > 0 && ((Metric *) g_ptr_array_index (evals, i - 1))->step == step)
+      continue;
+    g_string_append_printf (html, "<tr><td class=\"num\">%" G_GINT64_FORMAT
+        "</td>", step);
+    for (guint k = 0; k < kinds->len; k++) {
+      const Metric *found = NULL;
+
+      for (guint j = i; j < evals->len; j++) {
+        const Metric *m = g_ptr_array_index (evals, j);
+
+        if (m->step != step)
+          break;
+        if (g_str_equal (m->kind, g_ptr_array_index (kinds, k)))
+          found = m;
+      }
+      if (found)
+        g_string_append_printf (html, "<td class=\"num\">%.6g</td>",
+            found->value);
+      else
+        g_string_append (html, "<td></td>");
+    }
+    g_string_append (html, "</tr>\n");
+  }
+  g_string_append (html, "</table>\n");
+}
+
 static void
 append_evals (T2iHtmlReport * r, GString * html, GError ** error,
     gboolean * ok)
@@ -655,7 +696,10 @@ append_evals (T2iHtmlReport * r, GString * html, GError ** error,
       append_plot (html, file, kind);
   }
   g_string_append (html, "</div>\n");
+  append_eval_table (html, r->evals, kinds);
+  g_string_append (html, "<details><summary>every figure</summary>\n");
   append_metric_rows (html, r->evals, TRUE);
+  g_string_append (html, "</details>\n");
 }
 
 static void
