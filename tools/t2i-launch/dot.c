@@ -66,8 +66,13 @@ check_element (gpointer element, gpointer ready)
   while (*(gboolean *) ready && gst_iterator_next (it, &item) ==
       GST_ITERATOR_OK) {
     GstPad *pad = g_value_get_object (&item);
+    g_autoptr (GstPad) peer = gst_pad_get_peer (pad);
 
-    if (gst_pad_is_linked (pad) && !gst_pad_has_current_caps (pad))
+    /* a sink pad keeps its caps only once the caps event has gone through
+     * everything downstream (the elements there may build their networks
+     * on it): both ends, so the graph tells what each element added */
+    if (peer != NULL && !(gst_pad_has_current_caps (pad)
+            && gst_pad_has_current_caps (peer)))
       *(gboolean *) ready = FALSE;
     g_value_reset (&item);
   }
