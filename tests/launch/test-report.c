@@ -488,5 +488,8 @@ main (int argc, char **argv)
   g_test_add_func ("/launch/report/html", test_html_report);
   g_test_add_func ("/launch/report/errors", test_errors);
   g_test_add_func ("/launch/report/json", test_json);
-  return g_test_run ();
+  gint status = g_test_run ();
+
+  t2i_plot_reset ();
+  return status;
 }

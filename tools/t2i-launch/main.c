@@ -19,6 +19,7 @@
 #include "diagnose.h"
 #include "dot.h"
 #include "graph.h"
+#include "plot.h"
 #include "preprocess.h"
 #include "report.h"
 #include "run.h"
@@ -601,6 +602,7 @@ main (int argc, char **argv)
 out_deinit:
   g_clear_pointer (&html, t2i_html_report_free);
   g_clear_pointer (&reporter, t2i_reporter_free);
+  t2i_plot_reset ();
   gst_deinit ();
 out:
   g_strfreev (opt.sets);

@@ -23,4 +23,6 @@ gboolean t2i_plot_write_png (const gchar * path, const gchar * title,
 
 const gchar *t2i_plot_cairo_version (void);
 
+void t2i_plot_reset (void);
+
 G_END_DECLS
