@@ -175,7 +175,8 @@ class Browser(unittest.TestCase):
                 '--disable-quic', '--no-first-run',
                 '--disable-background-networking',
                 '--disable-component-update', '--disable-sync',
-                '--hide-scrollbars', '--user-data-dir=' + profile,
+                '--hide-scrollbars', '--disable-dev-shm-usage',
+                '--user-data-dir=' + profile,
                 '--screenshot=' + shot,
                 '--window-size=%d,%d' % (WIDTH, HEIGHT),
                 'file://' + os.path.join(REPORT, 'index.html')]
