@@ -133,6 +133,8 @@ class Training(unittest.TestCase):
     def test_graph(self):
         code, _ = train_on_terminal()
         self.assertEqual(code, 0)
+        self.assertTrue(shutil.which('dot'), "graphviz's dot is not "
+                        "installed (scripts/bootstrap installs it)")
         with open(GRAPH, encoding='utf-8') as f:
             svg = html.unescape(f.read())
         self.assertIn('<svg', svg)
