@@ -20,14 +20,16 @@ demo: all
 
 # A short language-free LAFITE training on shapes with the shipped CLIP (a
 # few minutes on 2 cores); after it the trainer draws examples/prompts.txt
-# with the new generator.
+# with the new generator.  out/demo-train-report/index.html follows it.
 demo-train: all
 	mkdir -p out
-	$(LAUNCH) --set clip=models/clip-shapes.safetensors --set ch=32 \
+	$(LAUNCH) --report out/demo-train-report \
+	    --set clip=models/clip-shapes.safetensors --set ch=32 \
 	    --set xi=0.65 --set steps=400 --set out=out/demo-train \
 	    pipelines/lafite-train-free.t2i
 	@echo "demo-train: checkpoint out/demo-train.safetensors," \
-	    "its samples out/demo-train-samples-400.png"
+	    "its samples out/demo-train-samples-400.png," \
+	    "the report out/demo-train-report/index.html"
 
 # Builds and runs every test.
 check: all

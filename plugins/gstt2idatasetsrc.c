@@ -39,8 +39,10 @@
  * when @shuffle is set; the last incomplete batch of an epoch is dropped.
  * The source stops after @epochs epochs or @max-steps steps, whichever
  * comes first (0 = no limit; when neither is set it runs one epoch).  It
- * posts the element message `t2i-progress` {step, total} once before the
- * first record, and sets step and epoch in each record's meta.  With
+ * posts the element message `t2i-progress` {step, total, batch-size}
+ * before the first record, then at most once a second as batches go, and
+ * at its end (step = total), and sets step and epoch in each record's
+ * meta.  With
  * @phases, each batch is emitted once per phase (same data, the meta phase
  * set, and its index among the batch's records), for alternating GAN
  * updates: a loss element computes only in its phases= and t2itrainer
@@ -71,6 +73,7 @@
 #endif
 
 #include "gstt2idatasetsrc.h"
+#include "gstt2iprogress.h"
 
 #include <json-glib/json-glib.h>
 #include <gst/video/video.h>
@@ -168,7 +171,7 @@ struct _T2iDatasetSrc
   gint64 order_epoch;           /* epoch @order holds, -1 none */
   gint64 *order;                /* n_slots slot indices */
   GstBuffer *current;           /* the batch being emitted once per phase */
-  gboolean posted_progress;
+  T2iProgressPoster progress;
   guint n_skipped;
   T2iShapesConfig shapes;
   GstCaps *caps;                /* under the object lock */
@@ -303,7 +306,7 @@ clear_state (T2iDatasetSrc * self)
   gst_buffer_replace (&self->current, NULL);
   self->order_epoch = -1;
   self->n_images = self->n_slots = 0;
-  self->posted_progress = FALSE;
+  t2i_progress_reset (&self->progress);
   self->n_skipped = 0;
 }
 
@@ -1005,17 +1008,12 @@ t2i_dataset_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   GstBuffer *out;
   T2iRecordMeta *meta;
 
-  if (!self->posted_progress) {
-    self->posted_progress = TRUE;
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("t2i-progress", "step", G_TYPE_INT64,
-                self->step, "total", G_TYPE_INT64, self->total_steps, NULL)));
-  }
-
   if (!self->current) {
     gint64 epoch, batch;
-    if (self->step >= self->total_steps)
+    gboolean end = self->step >= self->total_steps;
+    t2i_progress_update (&self->progress, GST_ELEMENT (self), self->step,
+        self->total_steps, self->batch_size, end);
+    if (end)
       return GST_FLOW_EOS;
     epoch = self->step / self->steps_per_epoch;
     batch = self->step % self->steps_per_epoch;

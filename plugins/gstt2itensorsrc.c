@@ -15,7 +15,9 @@
  * fresh copies with requires_grad set, so t2itensorsink grads-of= can write
  * their gradients.  With a resuming t2itrainer downstream, the records the
  * checkpoint already trained on are skipped (records are numbered 0 to
- * @repeat - 1 in their meta step).
+ * @repeat - 1 in their meta step).  `t2i-progress` {step, total} counts
+ * the records (no total when @repeat is 0), posted before the first, then
+ * at most once a second, and at the end.
  *
  * Tensor names must be valid entry names (a letter, then letters, digits,
  * '/', '-', '_' or ':').
@@ -30,6 +32,7 @@
 #endif
 
 #include "gstt2itensorsrc.h"
+#include "gstt2iprogress.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -54,6 +57,7 @@ struct _T2iTensorSrc
   GHashTable *grad_entries;     /* names that become leaves */
   GstCaps *caps;                /* describes the records, under the object lock */
   gint64 next;                  /* next record index */
+  T2iProgressPoster progress;
 };
 
 enum
@@ -271,6 +275,7 @@ t2i_tensor_src_start (GstBaseSrc * src)
   gst_caps_unref (caps);
   self->next =
       t2i_session_get_resume_step (t2i_source_get_session (T2I_SOURCE (self)));
+  t2i_progress_reset (&self->progress);
   if (self->next > 0)
     GST_INFO_OBJECT (self, "resuming after %" G_GINT64_FORMAT " records",
         self->next);
@@ -312,7 +317,10 @@ t2i_tensor_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   T2iTensorSrc *self = T2I_TENSOR_SRC (psrc);
   GError *err = NULL;
 
-  if (self->repeat > 0 && self->next >= (gint64) self->repeat)
+  gboolean end = self->repeat > 0 && self->next >= (gint64) self->repeat;
+  t2i_progress_update (&self->progress, GST_ELEMENT (self), self->next,
+      self->repeat > 0 ? (gint64) self->repeat : -1, 0, end);
+  if (end)
     return GST_FLOW_EOS;
 
   GstBuffer *rec = t2i_record_new ();
@@ -349,9 +357,6 @@ t2i_tensor_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   *outbuf = rec;
   return GST_FLOW_OK;
 }
-
-
-
 
 static void
 t2i_tensor_src_set_property (GObject * obj, guint id, const GValue * v,

@@ -18,8 +18,9 @@
  * exactly @batch-size rows, so downstream shapes never change: the last
  * batch is padded by cycling the list from its start, and its padding rows
  * carry prompt-index -1 (drop them when writing results).  The record's
- * meta step counts batches from 0; `t2i-progress` {step, total} is posted
- * before the first record.
+ * meta step counts batches from 0; `t2i-progress` {step, total,
+ * batch-size} is posted before the first record, then at most once a
+ * second, and at the end.
  *
  * ## Example launch line
  * |[
@@ -31,6 +32,7 @@
 #endif
 
 #include "gstt2itextsrc.h"
+#include "gstt2iprogress.h"
 
 #include <string.h>
 #include <t2i/t2i.h>
@@ -56,7 +58,7 @@ struct _T2iTextSrc
   gint64 n_rows;                /* prompts x repeat */
   gint64 total;                 /* batches */
   gint64 next;                  /* next batch */
-  gboolean posted_progress;
+  T2iProgressPoster progress;
   GstCaps *caps;                /* under the object lock */
 };
 
@@ -183,7 +185,7 @@ t2i_text_src_start (GstBaseSrc * src)
   self->total = (self->n_rows + self->batch_size - 1) / self->batch_size;
   self->next =
       MAX (t2i_session_get_resume_step (t2i_source_get_session (T2I_SOURCE (self))), 0);
-  self->posted_progress = FALSE;
+  t2i_progress_reset (&self->progress);
   GstCaps *caps = make_caps (self->batch_size);
   GST_OBJECT_LOCK (self);
   gst_caps_replace (&self->caps, caps);
@@ -230,13 +232,8 @@ t2i_text_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   gint n = self->batch_size;
   GError *err = NULL;
 
-  if (!self->posted_progress) {
-    self->posted_progress = TRUE;
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("t2i-progress", "step", G_TYPE_INT64,
-                self->next, "total", G_TYPE_INT64, self->total, NULL)));
-  }
+  t2i_progress_update (&self->progress, GST_ELEMENT (self), self->next,
+      self->total, n, self->next >= self->total);
   if (self->next >= self->total)
     return GST_FLOW_EOS;
 

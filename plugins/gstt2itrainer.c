@@ -55,12 +55,25 @@
  * `{checkpoint}` and `{step}` replaced by the file and the step.  A
  * generator in it loading `weights={checkpoint}` draws sample grids of a
  * fixed set of prompts as training goes; see pipelines/lafite-train-*.t2i.
- * The description is parsed once at start, so a typo fails at once.
+ * After each run the trainer posts `t2i-samples` (step, checkpoint, files:
+ * what the pipeline's sinks wrote, their location= or, for a numbered
+ * one such as multifilesink's, each file up to its index; captions and
+ * columns: those of the first grid, when a t2itovideo in it sets
+ * captions= and so posts `t2i-captions`).
  *
- * Messages: `t2i-train` (step, epoch, phase, items-per-second, and the mean
- * of each loss entry since the last report as a double field named after
- * the entry, e.g. `loss/G`) every @report-every steps, and
- * `t2i-checkpoint` (path, step) after each save.
+ * Evaluation (@eval): a third pipeline, like @samples and run after it,
+ * whose `t2i-metric` messages (t2imetric at its end) the trainer posts
+ * again as `t2i-eval`: the same fields plus step, checkpoint and source
+ * (the metric element's name), so t2i-launch logs and reports FID or
+ * attribute accuracy per checkpoint.  Warnings of both pipelines become
+ * the trainer's, prefixed with "samples at step N: ELEMENT:".
+ * Both descriptions are parsed once at start, so a typo fails at once.
+ *
+ * Messages: `t2i-train` (step, epoch, phase when the records have one,
+ * items-per-second, `lr/<group>`, and the mean of each loss entry since
+ * the last report as a double field named after the entry, e.g. `loss/G`)
+ * every @report-every steps, `t2i-checkpoint` (path, step) after each
+ * save, then `t2i-samples` and `t2i-eval` as above.
  *
  * ## Example launch line
  * |[
@@ -132,7 +145,7 @@ struct _T2iTrainer
   /* properties */
   T2iOptimizerKind optimizer;
   gdouble lr, eps, weight_decay, momentum, clip_grad_norm, ema_decay;
-  gchar *betas, *group_settings, *ema, *checkpoint, *samples;
+  gchar *betas, *group_settings, *ema, *checkpoint, *samples, *eval;
   guint save_every, report_every;
   gboolean resume;
 
@@ -176,6 +189,7 @@ enum
   PROP_RESUME,
   PROP_REPORT_EVERY,
   PROP_SAMPLES,
+  PROP_EVAL,
 };
 
 #define DEFAULT_OPTIMIZER T2I_OPTIMIZER_ADAM
@@ -421,51 +435,251 @@ parse_group_entry (const char *entry, GHashTable * out, GString * why)
   return TRUE;
 }
 
-/* @samples with {checkpoint} and {step} replaced */
-static gchar *
-samples_description (T2iTrainer * self, const char *checkpoint, gint64 step)
+/* ---- the samples= and eval= pipelines ---- */
+
+/* A side pipeline: @samples or @eval, run to its end after each save. */
+typedef enum
 {
-  GString *d = g_string_new (self->samples);
+  SIDE_SAMPLES,
+  SIDE_EVAL,
+} Side;
+
+static const char *const side_names[] = { "samples", "eval" };
+
+static const char *
+side_template (T2iTrainer * self, Side side)
+{
+  const char *t = side == SIDE_SAMPLES ? self->samples : self->eval;
+  return t && *t ? t : NULL;
+}
+
+/* the template with {checkpoint} and {step} replaced */
+static gchar *
+side_description (const char *template, const char *checkpoint, gint64 step)
+{
+  GString *d = g_string_new (template);
   g_autofree gchar *num = g_strdup_printf ("%" G_GINT64_FORMAT, step);
   g_string_replace (d, "{checkpoint}", checkpoint, 0);
   g_string_replace (d, "{step}", num, 0);
   return g_string_free (d, FALSE);
 }
 
-/* parses (and with @run, plays to EOS) the samples pipeline; posts the
- * error itself */
+/* "out/grid-%03d.png" with @index, when the pattern holds exactly one
+ * integer conversion (multifilesink's location); NULL otherwise */
+static gchar *
+format_numbered (const char *pattern, guint index)
+{
+  GString *out = g_string_new (NULL);
+  guint conversions = 0;
+  gboolean bad = FALSE;
+
+  for (const char *p = pattern; *p && !bad; p++) {
+    if (*p != '%') {
+      g_string_append_c (out, *p);
+      continue;
+    }
+    if (p[1] == '%') {
+      g_string_append_c (out, '%');
+      p++;
+      continue;
+    }
+    const char *q = p + 1;
+    gboolean zero = *q == '0';
+    guint width = 0;
+    while (g_ascii_isdigit (*q))
+      width = MIN (width * 10 + (guint) (*q++ - '0'), 64);
+    bad = (*q != 'd' && *q != 'u' && *q != 'i') || ++conversions > 1;
+    if (!bad)
+      g_string_append_printf (out, zero ? "%0*u" : "%*u", (int) width, index);
+    p = q;
+  }
+  if (bad || conversions != 1) {
+    g_string_free (out, TRUE);
+    return NULL;
+  }
+  return g_string_free (out, FALSE);
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The files the side pipeline's sinks wrote: the location= of every sink
+ * that has one (filesink), or each file of a numbered location=
+ * (multifilesink, up to its index=), that exists; sorted. */
+static GPtrArray *
+side_files (GstElement * pipe)
+{
+  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipe));
+  GValue item = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GObject *e = g_value_get_object (&item);
+    GParamSpec *loc = g_object_class_find_property (G_OBJECT_GET_CLASS (e),
+        "location");
+    GParamSpec *idx = g_object_class_find_property (G_OBJECT_GET_CLASS (e),
+        "index");
+    g_autofree gchar *location = NULL;
+
+    if (GST_IS_BASE_SINK (e) && loc && loc->value_type == G_TYPE_STRING)
+      g_object_get (e, "location", &location, NULL);
+    if (location && !strchr (location, '%')) {
+      if (g_file_test (location, G_FILE_TEST_IS_REGULAR))
+        g_ptr_array_add (files, g_strdup (location));
+    } else if (location && idx && (idx->value_type == G_TYPE_INT
+            || idx->value_type == G_TYPE_UINT)) {
+      GValue v = G_VALUE_INIT;
+      g_value_init (&v, idx->value_type);
+      g_object_get_property (e, "index", &v);
+      gint64 n = idx->value_type == G_TYPE_INT ? g_value_get_int (&v) :
+          (gint64) g_value_get_uint (&v);
+      for (gint64 i = 0; i < MIN (n, 10000); i++) {
+        gchar *path = format_numbered (location, (guint) i);
+        if (path && g_file_test (path, G_FILE_TEST_IS_REGULAR))
+          g_ptr_array_add (files, path);
+        else
+          g_free (path);
+      }
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  g_ptr_array_sort (files, compare_strings);
+  return files;
+}
+
+static void
+take_strings (GstStructure * s, const char *field, const gchar * const *v,
+    guint n)
+{
+  GValue array = G_VALUE_INIT, item = G_VALUE_INIT;
+  gst_value_array_init (&array, n);
+  for (guint i = 0; i < n; i++) {
+    g_value_init (&item, G_TYPE_STRING);
+    g_value_set_string (&item, v[i]);
+    gst_value_array_append_and_take_value (&array, &item);
+  }
+  gst_structure_take_value (s, field, &array);
+}
+
+/* `t2i-samples` {step, checkpoint, files, captions, columns}: what the
+ * samples pipeline wrote, with the captions of its first grid when a
+ * t2itovideo in it posted them (captions=) */
+static void
+post_samples (T2iTrainer * self, GstElement * pipe, gint64 step,
+    const GstStructure * captions)
+{
+  g_autoptr (GPtrArray) files = side_files (pipe);
+  GstStructure *s = gst_structure_new ("t2i-samples", "step", G_TYPE_INT64,
+      step, "checkpoint", G_TYPE_STRING, self->checkpoint, NULL);
+  gint columns;
+
+  take_strings (s, "files", (const gchar * const *) files->pdata, files->len);
+  if (captions) {
+    const GValue *c = gst_structure_get_value (captions, "captions");
+    if (c)
+      gst_structure_set_value (s, "captions", c);
+    if (gst_structure_get_int (captions, "columns", &columns))
+      gst_structure_set (s, "columns", G_TYPE_INT, columns, NULL);
+  }
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* a t2i-metric of the eval pipeline, on the main bus as `t2i-eval` with
+ * the step, the checkpoint and the metric element's name (source) */
+static void
+post_eval (T2iTrainer * self, GstMessage * msg, gint64 step)
+{
+  GstStructure *s = gst_structure_copy (gst_message_get_structure (msg));
+  gst_structure_set_name (s, "t2i-eval");
+  gst_structure_set (s, "step", G_TYPE_INT64, step, "checkpoint",
+      G_TYPE_STRING, self->checkpoint, "source", G_TYPE_STRING,
+      GST_MESSAGE_SRC_NAME (msg), NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Parses (and with @run, plays to EOS) a side pipeline; posts the error
+ * itself.  Its warnings become the trainer's; after a samples run the
+ * trainer posts t2i-samples, and each t2i-metric of an eval run becomes a
+ * t2i-eval. */
 static gboolean
-run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
+run_side (T2iTrainer * self, Side side, const char *checkpoint, gint64 step,
     gboolean run)
 {
-  g_autofree gchar *desc = samples_description (self, checkpoint, step);
+  const char *name = side_names[side];
+  g_autofree gchar *desc = side_description (side_template (self, side),
+      checkpoint, step);
   GError *err = NULL;
   GstElement *pipe = t2i_parse_launch (desc, NULL, &err);
   if (!pipe) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("samples: %s%s", err->message, err->domain == GST_PARSE_ERROR ?
+        ("%s: %s%s", name, err->message, err->domain == GST_PARSE_ERROR ?
             "; the property takes a pipeline in gst-launch syntax" : ""),
         (NULL));
     g_error_free (err);
     return FALSE;
   }
   gboolean ok = TRUE;
-  if (run) {
-    GstBus *bus = gst_element_get_bus (pipe);
-    gst_element_set_state (pipe, GST_STATE_PLAYING);
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      gst_message_parse_error (msg, &err, NULL);
+  GstStructure *captions = NULL;
+  GstBus *bus = gst_element_get_bus (pipe);
+  /* a failed start has its element's error on the bus; without one the
+   * wait below would never end */
+  GstClockTime wait = GST_CLOCK_TIME_NONE;
+  if (run && gst_element_set_state (pipe, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE)
+    wait = 0;
+  for (gboolean done = !run; !done;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, wait,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING |
+        GST_MESSAGE_ELEMENT);
+    if (!msg) {
       GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("samples at step %" G_GINT64_FORMAT ": %s: %s", step,
-              GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message), (NULL));
-      g_error_free (err);
+          ("%s at step %" G_GINT64_FORMAT ": the pipeline could not be "
+              "started", name, step), (NULL));
       ok = FALSE;
+      break;
+    }
+    const GstStructure *ms = gst_message_get_structure (msg);
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_ERROR:
+        gst_message_parse_error (msg, &err, NULL);
+        GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+            ("%s at step %" G_GINT64_FORMAT ": %s: %s", name, step,
+                GST_MESSAGE_SRC_NAME (msg), err->message), (NULL));
+        g_clear_error (&err);
+        ok = FALSE;
+        done = TRUE;
+        break;
+      case GST_MESSAGE_WARNING:
+        gst_message_parse_warning (msg, &err, NULL);
+        GST_ELEMENT_WARNING (self, RESOURCE, FAILED,
+            ("%s at step %" G_GINT64_FORMAT ": %s: %s", name, step,
+                GST_MESSAGE_SRC_NAME (msg), err->message), (NULL));
+        g_clear_error (&err);
+        break;
+      case GST_MESSAGE_ELEMENT:
+        if (side == SIDE_EVAL && gst_structure_has_name (ms, "t2i-metric"))
+          post_eval (self, msg, step);
+        else if (side == SIDE_SAMPLES && !captions
+            && gst_structure_has_name (ms, "t2i-captions"))
+          captions = gst_structure_copy (ms);
+        break;
+      default:
+        done = TRUE;
+        break;
     }
     gst_message_unref (msg);
-    gst_object_unref (bus);
   }
+  gst_object_unref (bus);
+  if (run && ok && side == SIDE_SAMPLES)
+    post_samples (self, pipe, step, captions);
+  g_clear_pointer (&captions, gst_structure_free);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (pipe);
   return ok;
@@ -508,14 +722,17 @@ parse_settings (T2iTrainer * self)
         (NULL));
     return FALSE;
   }
-  if (self->samples && *self->samples) {
+  for (Side side = SIDE_SAMPLES; side <= SIDE_EVAL; side++) {
+    if (!side_template (self, side))
+      continue;
     if (!self->checkpoint || !*self->checkpoint) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("samples needs checkpoint=FILE: it runs after each save"), (NULL));
+          ("%s needs checkpoint=FILE: it runs after each save",
+              side_names[side]), (NULL));
       return FALSE;
     }
     /* a typo fails now, not after the first save-every steps */
-    if (!run_samples (self, self->checkpoint, 0, FALSE))
+    if (!run_side (self, side, self->checkpoint, 0, FALSE))
       return FALSE;
   }
   return TRUE;
@@ -677,8 +894,10 @@ do_save (T2iTrainer * self)
       gst_message_new_element (GST_OBJECT (self),
           gst_structure_new ("t2i-checkpoint", "path", G_TYPE_STRING,
               self->checkpoint, "step", G_TYPE_INT64, self->step, NULL)));
-  if (self->samples && *self->samples)
-    return run_samples (self, self->checkpoint, self->step, TRUE);
+  for (Side side = SIDE_SAMPLES; side <= SIDE_EVAL; side++)
+    if (side_template (self, side)
+        && !run_side (self, side, self->checkpoint, self->step, TRUE))
+      return FALSE;
   return TRUE;
 }
 
@@ -967,9 +1186,11 @@ report (T2iTrainer * self)
   double secs = (double) (now - self->report_time) / G_USEC_PER_SEC;
   GstStructure *s = gst_structure_new ("t2i-train",
       "step", G_TYPE_INT64, self->step,
-      "epoch", G_TYPE_INT64, self->epoch,
-      "phase", G_TYPE_STRING, self->phase,
-      "items-per-second", G_TYPE_DOUBLE,
+      "epoch", G_TYPE_INT64, self->epoch, NULL);
+  /* the phase of the record that ended the step; none without phases */
+  if (self->phase[0])
+    gst_structure_set (s, "phase", G_TYPE_STRING, self->phase, NULL);
+  gst_structure_set (s, "items-per-second", G_TYPE_DOUBLE,
       secs > 0 ? (double) self->report_items / secs : 0.0, NULL);
   for (guint i = 0; i < self->slots->len; i++) {
     Slot *slot = self->slots->pdata[i];
@@ -1324,6 +1545,10 @@ t2i_trainer_set_property (GObject * obj, guint id, const GValue * v,
       g_free (self->samples);
       self->samples = g_value_dup_string (v);
       break;
+    case PROP_EVAL:
+      g_free (self->eval);
+      self->eval = g_value_dup_string (v);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -1380,6 +1605,9 @@ t2i_trainer_get_property (GObject * obj, guint id, GValue * v,
     case PROP_SAMPLES:
       g_value_set_string (v, self->samples);
       break;
+    case PROP_EVAL:
+      g_value_set_string (v, self->eval);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -1401,6 +1629,7 @@ t2i_trainer_finalize (GObject * obj)
   g_free (self->ema);
   g_free (self->checkpoint);
   g_free (self->samples);
+  g_free (self->eval);
   g_clear_object (&self->session);
   G_OBJECT_CLASS (t2i_trainer_parent_class)->finalize (obj);
 }
@@ -1499,6 +1728,12 @@ t2i_trainer_class_init (T2iTrainerClass * klass)
           "checkpoint save, with {checkpoint} and {step} replaced, e.g. a "
           "generator drawing sample grids from weights={checkpoint}", NULL,
           PARAM_FLAGS));
+  g_object_class_install_property (oc, PROP_EVAL,
+      g_param_spec_string ("eval", "Evaluation",
+          "Pipeline (gst-launch syntax) run to its end after each "
+          "checkpoint save and the samples, with {checkpoint} and {step} "
+          "replaced; each t2i-metric it posts is posted again as t2i-eval "
+          "with the step", NULL, PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template (ec, &sink_template);
   gst_element_class_set_static_metadata (ec, "t2i trainer", "Sink/Trainer",

@@ -123,6 +123,15 @@ run_result_message (RunResult * r, const char *name)
   return NULL;
 }
 
+const GstStructure *
+run_result_last_message (RunResult * r, const char *name)
+{
+  for (guint i = r->messages->len; i-- > 0;)
+    if (gst_structure_has_name (r->messages->pdata[i], name))
+      return r->messages->pdata[i];
+  return NULL;
+}
+
 gboolean
 run_result_warned (RunResult * r, const char *needle)
 {

@@ -27,6 +27,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RunResult, run_result_free)
 
 /* the first element message named @name, or NULL */
 const GstStructure *run_result_message (RunResult * r, const char *name);
+/* the last one, or NULL */
+const GstStructure *run_result_last_message (RunResult * r, const char *name);
 /* TRUE when some warning contains @needle */
 gboolean run_result_warned (RunResult * r, const char *needle);
 

@@ -72,6 +72,10 @@ test_textsrc_file (void)
   g_assert_true (gst_structure_get_int64 (run_result_message (b,
               "t2i-progress"), "total", &total));
   g_assert_cmpint (total, ==, 2);
+  gint64 step = -1;
+  g_assert_true (gst_structure_get_int64 (run_result_last_message (b,
+              "t2i-progress"), "step", &step));
+  g_assert_cmpint (step, ==, 2);
   g_unlink (path);
   data_rmdir (dir);
 }

@@ -93,6 +93,14 @@ test_shapes_caps (void)
   g_assert_true (gst_structure_get_int64 (p, "total", &total));
   g_assert_cmpint (step, ==, 0);
   g_assert_cmpint (total, ==, 2);
+  gint64 batch = -1;
+  g_assert_true (gst_structure_get_int64 (p, "batch-size", &batch));
+  g_assert_cmpint (batch, ==, 4);
+  /* and one at the end, whatever the interval: the total reached */
+  const GstStructure *end = run_result_last_message (r, "t2i-progress");
+  g_assert_true (end != p);
+  g_assert_true (gst_structure_get_int64 (end, "step", &step));
+  g_assert_cmpint (step, ==, 2);
 }
 
 static void

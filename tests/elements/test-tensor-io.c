@@ -56,7 +56,19 @@ test_round_trip_pattern (Fixture * f, gconstpointer data)
       "repeat=3 ! t2itensorsink location=%s/out-%%03d.safetensors", f->in,
       f->dir);
   g_autofree char *err = NULL;
-  g_assert_true (test_run_pipeline (desc, &err, NULL, NULL));
+  g_autoptr (GPtrArray) progress =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  g_assert_true (test_run_pipeline (desc, &err, "t2i-progress", progress));
+  /* t2i-progress counts the records: 0 of 3 first, 3 of 3 at the end */
+  g_assert_cmpuint (progress->len, >=, 2);
+  for (guint i = 0; i < 2; i++) {
+    gint64 step = -1, total = -1;
+    const GstStructure *p = progress->pdata[i ? progress->len - 1 : 0];
+    g_assert_true (gst_structure_get_int64 (p, "step", &step));
+    g_assert_true (gst_structure_get_int64 (p, "total", &total));
+    g_assert_cmpint (step, ==, i ? 3 : 0);
+    g_assert_cmpint (total, ==, 3);
+  }
 
   g_autoptr (T2iSafetensors) in = t2i_safetensors_load (f->in, NULL);
   for (int i = 0; i < 3; i++) {

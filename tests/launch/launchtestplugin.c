@@ -7,7 +7,8 @@
  * items-per-second, loss/G, loss/D) and t2i-progress (step, total).  At EOS:
  * t2i-checkpoint (path, step) and t2i-metric (kind, value, n, extractor,
  * details with a nested array and a NaN).  fail-at=N posts an error at
- * buffer N instead.
+ * buffer N instead; delay-ms=N sleeps N ms per buffer (a run long enough
+ * for an ETA).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <math.h>
 
@@ -23,6 +24,7 @@ struct _LaunchTestPoster
   GstBaseTransform parent;
   gint total_steps;
   gint fail_at;
+  gint delay_ms;
   gchar *checkpoint;
   guint64 step;
 };
@@ -33,6 +35,7 @@ enum
   PROP_TOTAL_STEPS,
   PROP_FAIL_AT,
   PROP_CHECKPOINT,
+  PROP_DELAY_MS,
 };
 
 GST_ELEMENT_REGISTER_DECLARE (launchtestposter);
@@ -60,6 +63,8 @@ launch_test_poster_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GstStructure *train;
 
   self->step++;
+  if (self->delay_ms > 0)
+    g_usleep (self->delay_ms * G_TIME_SPAN_MILLISECOND);
   if (self->fail_at > 0 && self->step == (guint64) self->fail_at) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("loss is NaN at step %" G_GUINT64_FORMAT, self->step),
@@ -127,6 +132,9 @@ launch_test_poster_set_property (GObject * object, guint prop_id,
     case PROP_FAIL_AT:
       self->fail_at = g_value_get_int (value);
       break;
+    case PROP_DELAY_MS:
+      self->delay_ms = g_value_get_int (value);
+      break;
     case PROP_CHECKPOINT:
       g_free (self->checkpoint);
       self->checkpoint = g_value_dup_string (value);
@@ -149,6 +157,9 @@ launch_test_poster_get_property (GObject * object, guint prop_id,
       break;
     case PROP_FAIL_AT:
       g_value_set_int (value, self->fail_at);
+      break;
+    case PROP_DELAY_MS:
+      g_value_set_int (value, self->delay_ms);
       break;
     case PROP_CHECKPOINT:
       g_value_set_string (value, self->checkpoint);
@@ -186,6 +197,10 @@ launch_test_poster_class_init (LaunchTestPosterClass * klass)
   g_object_class_install_property (gobject_class, PROP_FAIL_AT,
       g_param_spec_int ("fail-at", "Fail at",
           "Post an error at this buffer (0: never)", 0, G_MAXINT, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_DELAY_MS,
+      g_param_spec_int ("delay-ms", "Delay",
+          "Milliseconds to sleep per buffer", 0, G_MAXINT, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_CHECKPOINT,
       g_param_spec_string ("checkpoint", "Checkpoint",

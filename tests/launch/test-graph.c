@@ -1,8 +1,13 @@
 /* Unit tests of t2i-launch's checks on a built pipeline's links: loops,
- * and outputs that go nowhere getting a fakesink.
+ * and outputs that go nowhere getting a fakesink; and of --graph's
+ * drawing, with the record entries on the links.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
+#include "dot.h"
 #include "graph.h"
 
 static GstBin *
@@ -105,6 +110,90 @@ test_other_bins (void)
   gst_object_unref (pipeline);
 }
 
+static void
+run_to_eos (GstBin * pipeline)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (GST_ELEMENT (pipeline));
+  g_autoptr (GstMessage) m = NULL;
+
+  gst_element_set_state (GST_ELEMENT (pipeline), GST_STATE_PLAYING);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS |
+      GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+}
+
+/* GStreamer's dot dump with each link labelled by its record entries, the
+ * ones its tail element added marked "+" */
+static void
+test_dot (void)
+{
+  GstBin *pipeline = parse ("t2idatasetsrc name=data dataset=shapes "
+      "batch-size=2 resolution=8 max-steps=1 ! t2inoise output=z dim=4 ! "
+      "fakesink");
+  g_autofree gchar *dir = g_dir_make_tmp ("t2i-dot-XXXXXX", NULL);
+  g_autofree gchar *dot_path = g_build_filename (dir, "p.dot", NULL);
+  g_autofree gchar *svg_path = g_build_filename (dir, "p.svg", NULL);
+  g_autofree gchar *fallback = g_build_filename (dir, "p.dot", NULL);
+  g_autofree gchar *text = NULL, *written = NULL, *note = NULL;
+  g_autofree gchar *graphviz = g_find_program_in_path ("dot");
+  g_autoptr (GError) error = NULL;
+
+  /* nothing negotiated before it runs */
+  g_assert_false (t2i_dot_caps_ready (pipeline));
+  run_to_eos (pipeline);
+  g_assert_true (t2i_dot_caps_ready (pipeline));
+
+  text = t2i_dot_describe (pipeline);
+  g_assert_true (g_str_has_prefix (text, "digraph pipeline {"));
+  /* the source added every entry; the noise element added z */
+  g_assert_nonnull (strstr (text, "+ image f32[2,3,8,8]\\l+ caption str[2]"
+          "\\l"));
+  g_assert_nonnull (strstr (text, "  image f32[2,3,8,8]\\l"));
+  g_assert_nonnull (strstr (text, "+ z f32[2,4]\\l"));
+  g_assert_null (strstr (text, "+ z f32[2,4]\\l+"));
+  g_assert_null (strstr (text, "label=\"application/x-t2i-record\""));
+  /* the elements and their properties stay GStreamer's */
+  g_assert_nonnull (strstr (text, "max-steps=1"));
+
+  g_assert_true (t2i_dot_write (pipeline, dot_path, &note, &error));
+  g_assert_no_error (error);
+  g_assert_null (note);
+  g_assert_true (g_file_get_contents (dot_path, &written, NULL, NULL));
+  /* (not equal to text: fakesink's last-sample differs from dump to dump) */
+  g_assert_true (g_str_has_prefix (written, "digraph pipeline {"));
+  g_assert_nonnull (strstr (written, "+ z f32[2,4]\\l"));
+  g_unlink (dot_path);
+
+  g_assert_true (t2i_dot_write (pipeline, svg_path, &note, &error));
+  g_assert_no_error (error);
+  if (graphviz != NULL) {
+    g_autofree gchar *svg = NULL;
+
+    g_assert_null (note);
+    g_assert_true (g_file_get_contents (svg_path, &svg, NULL, NULL));
+    g_assert_nonnull (strstr (svg, "<svg"));
+    g_assert_nonnull (strstr (svg, "+ z f32[2,4]"));
+    g_unlink (svg_path);
+  } else {
+    /* without graphviz: the .dot beside it, and a note that says so */
+    g_assert_nonnull (note);
+    g_assert_nonnull (strstr (note, "graphviz"));
+    g_assert_true (g_file_test (fallback, G_FILE_TEST_IS_REGULAR));
+    g_unlink (fallback);
+  }
+
+  g_assert_true (t2i_dot_check_path ("a/b.svg", NULL));
+  g_assert_true (t2i_dot_check_path ("b.dot", NULL));
+  g_assert_false (t2i_dot_check_path ("b.jpg", &error));
+  g_assert_nonnull (strstr (error->message, ".svg, .png, .pdf or .dot"));
+  g_assert_false (t2i_dot_check_path ("a.svg/b", NULL));
+
+  gst_element_set_state (GST_ELEMENT (pipeline), GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -113,5 +202,6 @@ main (int argc, char **argv)
   g_test_add_func ("/launch/graph/loops", test_loops);
   g_test_add_func ("/launch/graph/missing-sinks", test_missing_sinks);
   g_test_add_func ("/launch/graph/other-bins", test_other_bins);
+  g_test_add_func ("/launch/graph/dot", test_dot);
   return g_test_run ();
 }

@@ -49,7 +49,7 @@ def setup_environment():
     os.symlink(TEST_PLUGIN,
                os.path.join(plugins, os.path.basename(TEST_PLUGIN)))
     ENV.update(os.environ)
-    for name in ('GST_DEBUG', 'N', 'OUT', 'BUFFERS', 'SIZE',
+    for name in ('GST_DEBUG', 'N', 'OUT', 'BUFFERS', 'SIZE', 'DELAY',
                  'T2I_TEST_STEPS', 'T2I_TEST_DEFINED'):
         ENV.pop(name, None)
     ENV.update({
@@ -90,15 +90,60 @@ LOOP = (r'^t2i-launch: the links form a loop: ({0}) \(an element cannot take '
         r'its own output; remove one of these links\)\n$')
 
 
-def plain_lines(n, path='ckpt.safetensors'):
-    """The lines counted.t2i prints for N=n when stderr is no terminal."""
+PROGRESS = 'progress {0}/{1} ({2}%) 12.5 items/s elapsed T'
+
+
+def plain_lines(n, path='ckpt.safetensors', every=False):
+    """The lines counted.t2i prints for N=n when stderr is no terminal (the
+    elapsed times as T, see timeless()): a progress line at the first
+    step and at the last, or at every one with --progress-interval 0."""
     lines = []
     for step in range(1, n + 1):
-        lines += [TRAIN.format(step, n), 'progress {0}/{1}'.format(step, n)]
+        lines.append(TRAIN.format(step, n))
+        if every or step in (1, n):
+            lines.append(PROGRESS.format(step, n, 100 * step // n))
     lines += ['checkpoint step {0}: {1}'.format(n, path),
               'metric fid=12.5 n={0} extractor=test top1=0.25 ok=true '
               'loss=nan'.format(n)]
     return ''.join(line + '\n' for line in lines)
+
+
+def timeless(text, eta=False):
+    """The text with every elapsed time as T (runs take what they take),
+    and without the ETAs with @eta."""
+    if eta:
+        text = re.sub(r' ETA \d+(:\d\d)+', '', text)
+    return re.sub(r'elapsed \d+(:\d\d)+', 'elapsed T', text)
+
+
+def on_terminal(*args, env=None):
+    """Runs t2i-launch with standard error on a 200-column pseudo-terminal:
+    (exit code, everything it wrote there)."""
+    master, slave = pty.openpty()
+    # wide enough for the whole status line (it is cut to the width)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                struct.pack('HHHH', 24, 200, 0, 0))
+    e = dict(ENV)
+    e.update(env or {})
+    p = subprocess.Popen([T2I_LAUNCH, *args], cwd=FIXTURES, env=e,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    data = b''
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    code = p.wait(timeout=60)
+    p.stdout.close()
+    return code, data.decode()
 
 
 class Fixtures(unittest.TestCase):
@@ -176,7 +221,13 @@ class Messages(unittest.TestCase):
     def test_plain_lines(self):
         code, out, err = launch('--set', 'N=3', 'counted.t2i')
         self.assertEqual((code, out), (0, ''))
-        self.assertEqual(err, plain_lines(3))
+        self.assertEqual(timeless(err), plain_lines(3))
+
+    def test_progress_interval(self):
+        code, out, err = launch('--progress-interval', '0', '--set', 'N=3',
+                                'counted.t2i')
+        self.assertEqual((code, out), (0, ''))
+        self.assertEqual(timeless(err, eta=True), plain_lines(3, every=True))
 
     def test_quiet(self):
         self.assertEqual(launch('-q', 'counted.t2i'), (0, '', ''))
@@ -193,7 +244,7 @@ class Messages(unittest.TestCase):
         code, out, err = launch('--json', path, '--set', 'N=2',
                                 'counted.t2i')
         self.assertEqual((code, out), (0, ''))
-        self.assertEqual(err, plain_lines(2))
+        self.assertEqual(timeless(err), plain_lines(2))
         messages = read_json(path)
         self.assertEqual([m['type'] for m in messages],
                          ['t2i-train', 't2i-progress'] * 2 +
@@ -228,39 +279,96 @@ class Messages(unittest.TestCase):
 
     def test_terminal_progress(self):
         """On a terminal: one live status line, other lines above it."""
-        master, slave = pty.openpty()
-        # wide enough for the whole status line (it is cut to the width)
-        fcntl.ioctl(slave, termios.TIOCSWINSZ,
-                    struct.pack('HHHH', 24, 200, 0, 0))
-        p = subprocess.Popen([T2I_LAUNCH, '--set', 'N=3', 'counted.t2i'],
-                             cwd=FIXTURES, env=ENV, stdout=subprocess.PIPE,
-                             stderr=slave)
-        os.close(slave)
-        data = b''
-        while True:
-            ready, _, _ = select.select([master], [], [], 60)
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        os.close(master)
-        self.assertEqual(p.wait(timeout=60), 0)
-        p.stdout.close()
-        text = data.decode()
-        # train and progress share the status line
+        code, text = on_terminal('--set', 'N=3', 'counted.t2i')
+        self.assertEqual(code, 0)
+        text = timeless(text)
+        # the step, the last losses and the rate share the status line
         self.assertIn('\r[100%] step 3/3 epoch 1 loss/G=0.6931 '
-                      'loss/D=1.3863 12.5 items/s | [100%] progress 3/3'
-                      '\x1b[K', text)
+                      'loss/D=1.3863 12.5 items/s elapsed T\x1b[K', text)
         self.assertIn('\r\x1b[Kcheckpoint step 3: ckpt.safetensors\r\n',
                       text)
         self.assertIn('metric fid=12.5 n=3', text)
         self.assertTrue(text.endswith('\r\n'), repr(text))
         self.assertNotIn('\nstep ', text)
+        self.assertNotIn('\nprogress ', text)
+
+    def test_terminal_eta(self):
+        """A run of a few seconds: the percentage grows to 100 with an ETA
+        on the way, none once done."""
+        code, text = on_terminal('--set', 'N=8', '--set', 'DELAY=250',
+                                 'counted.t2i')
+        self.assertEqual(code, 0)
+        status = re.findall(r'\r(\[ *(\d+)%\][^\r\x1b]*)\x1b\[K', text)
+        percents = [int(p) for _, p in status]
+        self.assertEqual(percents, sorted(percents), text)
+        self.assertEqual(percents[-1], 100)
+        with_eta = [line for line, p in status if 'ETA ' in line]
+        self.assertTrue(with_eta, text)
+        self.assertRegex(with_eta[-1], r' ETA \d+:\d\d$')
+        self.assertNotIn('ETA', status[-1][0])
+
+
+class Outputs(unittest.TestCase):
+    """--report DIR and --graph FILE"""
+
+    def test_report(self):
+        folder = tmp_path('report')
+        code, out, err = launch('-q', '--report', folder, '--set', 'N=3',
+                                'counted.t2i')
+        self.assertEqual((code, out, err), (0, '', ''))
+        with open(os.path.join(folder, 'index.html'), encoding='utf-8') as f:
+            page = f.read()
+        # the last version, which does not reload
+        self.assertIn('finished</b> &mdash; step 3/3 (100%)', page)
+        self.assertNotIn('http-equiv="refresh"', page)
+        for name in ('loss.png', 'speed.png'):
+            self.assertIn('src="%s"' % name, page)
+            with open(os.path.join(folder, name), 'rb') as f:
+                self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
+        self.assertIn('<td>poster</td><td>fid</td><td class="num">12.5</td>',
+                      page)
+        self.assertIn('<td>N</td><td>3</td><td>--set</td>', page)
+        self.assertIn('step 3: ckpt.safetensors', page)
+        self.assertIn('launchtestposter name=poster', page)
+
+    def test_report_unwritable(self):
+        code, _, err = launch('--report', '/dev/null/report', 'good.t2i')
+        self.assertEqual(code, 2)
+        self.assertTrue(err.startswith(
+            't2i-launch: --report: cannot create /dev/null/report: '), err)
+
+    @unittest.skipUnless(shutil.which('dot'), 'graphviz is not installed '
+                         '(scripts/bootstrap installs it)')
+    def test_graph(self):
+        path = tmp_path('graph.svg')
+        code, out, err = launch('--graph', path, 'counted.t2i', '-q')
+        self.assertEqual((code, out, err), (0, '', ''))
+        with open(path, encoding='utf-8') as f:
+            svg = f.read()
+        self.assertIn('<svg', svg)
+        self.assertIn('poster', svg)
+
+    def test_graph_dot(self):
+        path = tmp_path('graph.dot')
+        code, _, err = launch('--graph', path, '-q', 'good.t2i')
+        self.assertEqual((code, err), (0, ''))
+        with open(path, encoding='utf-8') as f:
+            self.assertTrue(f.read().startswith('digraph pipeline {'))
+
+    def test_graph_without_graphviz(self):
+        empty = tmp_path('no-programs')
+        os.makedirs(empty, exist_ok=True)
+        path = tmp_path('nographviz.svg')
+        code, _, err = launch('--graph', path, 'good.t2i',
+                              env={'PATH': empty})
+        self.assertEqual(code, 0)
+        dot = tmp_path('nographviz.dot')
+        self.assertEqual(err, "t2i-launch: note: graphviz's dot is not "
+                         "installed: wrote {0} instead of {1} (apt-get "
+                         "install graphviz, then dot -Tsvg {0} -o {1})\n"
+                         .format(dot, path))
+        self.assertTrue(os.path.exists(dot))
+        self.assertFalse(os.path.exists(path))
 
 
 class RuntimeErrors(unittest.TestCase):
@@ -471,7 +579,8 @@ class Options(unittest.TestCase):
     def test_help(self):
         code, out, _ = launch('--help')
         self.assertEqual(code, 0)
-        for option in ('--set', '--json', '--quiet', '--verbose',
+        for option in ('--set', '--json', '--report', '--graph',
+                       '--progress-interval', '--quiet', '--verbose',
                        '--list-elements', '--version'):
             self.assertIn(option, out)
 
@@ -492,6 +601,11 @@ class Options(unittest.TestCase):
                 (('--set', 'X', 'good.t2i'), '--set expects NAME=VALUE'),
                 (('--set', '1X=2', 'good.t2i'), '--set expects NAME=VALUE'),
                 (('-q', '-v', 'good.t2i'), 'exclude each other'),
+                (('--progress-interval', '-1', 'good.t2i'),
+                 '--progress-interval takes a number of seconds'),
+                (('--graph', 'x.jpg', 'good.t2i'),
+                 '--graph x.jpg: the file name must end in .svg, .png, '
+                 '.pdf or .dot'),
                 (('--bogus',), 'Unknown option --bogus'),
                 (('missing.t2i',), 'missing.t2i')]:
             with self.subTest(args=args):

@@ -137,6 +137,8 @@ class Pipelines(unittest.TestCase):
     def check_train(self, pipeline, **sets):
         run = os.path.join(self.out('train'), pipeline[:-4])
         common = dict(steps=2, batch=8, ch=8, clip=CLIP, out=run, **sets)
+        if 'free.t2i' in pipeline:
+            common['evalsteps'] = 1     # the evaluation after each save
         launch(pipeline, **common)
         self.assertEqual(metadata(run + '.safetensors')['__metadata__']
                          ['step'], '2')
@@ -163,7 +165,7 @@ class Pipelines(unittest.TestCase):
         """18 steps straight equal 9 + resume + 9, lazy R1 (every 16 steps)
         on the records' own steps through the resume"""
         d = self.out('resume')
-        common = dict(batch=4, ch=8, clip=CLIP)
+        common = dict(batch=4, ch=8, clip=CLIP, evalsteps=1)
         launch('lafite-train-free.t2i', steps=18, out=d + '/straight',
                **common)
         launch('lafite-train-free.t2i', steps=9, out=d + '/resumed',

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,9 @@
 #include <t2i/launch.h>
 
 #include "diagnose.h"
+#include "dot.h"
 #include "graph.h"
+#include "plot.h"
 #include "preprocess.h"
 #include "report.h"
 #include "run.h"
@@ -29,6 +32,9 @@ typedef struct
 {
   gchar **sets;
   gchar *json;
+  gchar *report;
+  gchar *graph;
+  gdouble progress_interval;
   gboolean quiet;
   gboolean verbose;
   gboolean version;
@@ -415,7 +421,7 @@ ensure_passive_openmp (char **argv)
 int
 main (int argc, char **argv)
 {
-  Options opt = { 0 };
+  Options opt = {.progress_interval = T2I_REPORTER_PLAIN_INTERVAL / 1e6 };
 
   ensure_passive_openmp (argv);
   GOptionEntry entries[] = {
@@ -425,6 +431,17 @@ main (int argc, char **argv)
     {"json", 'j', 0, G_OPTION_ARG_FILENAME, &opt.json,
         "Write every t2i-* element message as one JSON object per line "
           "to FILE ('-' for standard output)", "FILE"},
+    {"report", 'r', 0, G_OPTION_ARG_FILENAME, &opt.report,
+          "Write an HTML report of the run to DIR/index.html (curves, "
+          "sample grids, metrics, the pipeline); it refreshes while the "
+          "run goes on", "DIR"},
+    {"graph", 'g', 0, G_OPTION_ARG_FILENAME, &opt.graph,
+          "Draw the pipeline with the record entries on its links, once "
+          "they are known, to FILE (.svg, .png or .pdf with graphviz; .dot)",
+        "FILE"},
+    {"progress-interval", 0, 0, G_OPTION_ARG_DOUBLE, &opt.progress_interval,
+          "Seconds between progress lines when standard error is not a "
+          "terminal (default 10; 0: every progress message)", "SECONDS"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt.quiet,
         "Print errors only", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
@@ -442,6 +459,8 @@ main (int argc, char **argv)
   g_autoptr (GHashTable) sets = NULL;
   g_autoptr (T2iPreprocessed) pp = NULL;
   g_autoptr (T2iReporter) reporter = NULL;
+  g_autoptr (T2iHtmlReport) html = NULL;
+  T2iRunExtras extras = { 0 };
   g_autofree gchar *filename = NULL;
   g_autofree gchar *text = NULL;
   g_auto (GStrv) envp = NULL;
@@ -478,6 +497,15 @@ main (int argc, char **argv)
   }
   if (opt.quiet && opt.verbose) {
     exit_code = usage_error ("--quiet and --verbose exclude each other");
+    goto out;
+  }
+  if (opt.progress_interval < 0 || !isfinite (opt.progress_interval)) {
+    exit_code = usage_error ("--progress-interval takes a number of "
+        "seconds, 0 or more");
+    goto out;
+  }
+  if (opt.graph && !t2i_dot_check_path (opt.graph, &error)) {
+    exit_code = usage_error (error->message);
     goto out;
   }
 
@@ -528,14 +556,36 @@ main (int argc, char **argv)
   reporter = t2i_reporter_new (stderr, isatty (fileno (stderr)),
       opt.quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
       T2I_VERBOSITY_NORMAL);
+  t2i_reporter_set_plain_interval (reporter, opt.progress_interval);
   if (opt.json && !t2i_reporter_open_json (reporter, opt.json, &error)) {
     g_printerr ("t2i-launch: %s\n", error->message);
     gst_object_unref (pipeline);
     exit_code = T2I_EXIT_USAGE;
     goto out_deinit;
   }
+  if (opt.report) {
+    T2iHtmlReportInfo info = {
+      .filename = filename,
+      .original = text,
+      .expanded = pp->text,
+      .sets = sets,
+      .used = pp->used,
+      .envp = envp,
+      .argv = argv,
+    };
 
-  exit_code = t2i_run_pipeline (pipeline, reporter);
+    html = t2i_html_report_new (opt.report, &info, &error);
+    if (html == NULL) {
+      g_printerr ("t2i-launch: %s\n", error->message);
+      gst_object_unref (pipeline);
+      exit_code = T2I_EXIT_USAGE;
+      goto out_deinit;
+    }
+  }
+
+  extras.html = html;
+  extras.graph = opt.graph;
+  exit_code = t2i_run_pipeline (pipeline, reporter, &extras);
   if (exit_code == T2I_EXIT_ABORTED) {
     /* streaming threads may be stuck: leave without joining them */
     g_clear_pointer (&reporter, t2i_reporter_free);
@@ -550,10 +600,14 @@ main (int argc, char **argv)
   }
 
 out_deinit:
+  g_clear_pointer (&html, t2i_html_report_free);
   g_clear_pointer (&reporter, t2i_reporter_free);
+  t2i_plot_reset ();
   gst_deinit ();
 out:
   g_strfreev (opt.sets);
   g_free (opt.json);
+  g_free (opt.report);
+  g_free (opt.graph);
   return exit_code;
 }

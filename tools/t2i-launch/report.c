@@ -11,16 +11,6 @@
 /* Redraw the status line at most this often (microseconds). */
 #define REDRAW_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
 
-/* One part of the status line: the last t2i-train or t2i-progress text,
- * and where the rate for its ETA is measured from. */
-typedef struct
-{
-  gchar *text;
-  gboolean started;
-  gint64 time;
-  gint64 step;
-} Slot;
-
 struct _T2iReporter
 {
   FILE *out;
@@ -30,13 +20,17 @@ struct _T2iReporter
   gchar *json_path;             /* for messages */
   gboolean json_failed;         /* a write failed; reported once */
   gint64 start;
+  T2iProgress *progress;
   /* the live status line (interactive only) */
   gchar *status;
   gboolean status_shown;
   gboolean status_dirty;
   gint64 last_draw;
-  Slot train;
-  Slot progress;
+  /* plain progress lines (not interactive) */
+  gint64 plain_interval;
+  gint64 plain_time;
+  gint64 plain_step;
+  gboolean plain_finished;
 };
 
 /* ------------------------------------------------------------------ */
@@ -45,17 +39,7 @@ struct _T2iReporter
 static gboolean
 get_double (const GstStructure * s, const gchar * field, gdouble * out)
 {
-  const GValue *v = gst_structure_get_value (s, field);
-  GValue d = G_VALUE_INIT;
-
-  if (v == NULL || !g_value_type_transformable (G_VALUE_TYPE (v),
-          G_TYPE_DOUBLE) || G_VALUE_HOLDS_BOOLEAN (v))
-    return FALSE;
-  g_value_init (&d, G_TYPE_DOUBLE);
-  if (!g_value_transform (v, &d))
-    return FALSE;
-  *out = g_value_get_double (&d);
-  return TRUE;
+  return t2i_structure_get_number (s, field, out);
 }
 
 static gboolean
@@ -120,6 +104,7 @@ typedef struct
 {
   GString *line;
   const gchar *const *skip;
+  const gchar *skip_prefix;     /* nullable */
 } AppendFields;
 
 static gboolean
@@ -129,7 +114,8 @@ append_field (GQuark field, const GValue * value, gpointer user_data)
   const gchar *name = g_quark_to_string (field);
   g_autofree gchar *text = NULL;
 
-  if (a->skip != NULL && g_strv_contains (a->skip, name))
+  if ((a->skip != NULL && g_strv_contains (a->skip, name))
+      || (a->skip_prefix != NULL && g_str_has_prefix (name, a->skip_prefix)))
     return TRUE;
   if (G_VALUE_HOLDS (value, GST_TYPE_STRUCTURE)
       || G_VALUE_HOLDS (value, GST_TYPE_ARRAY)
@@ -200,6 +186,29 @@ t2i_format_checkpoint (const GstStructure * s)
   return g_strdup_printf ("checkpoint: %s", path ? path : "?");
 }
 
+/**
+ * t2i_format_fields:
+ *
+ * " n=1000 extractor=inception-v3 top1=0.25": the scalar fields of @s but
+ * those in @skip, then the scalar fields of its `details` structure.
+ */
+gchar *
+t2i_format_fields (const GstStructure * s, const gchar * const *skip)
+{
+  const GValue *details = gst_structure_get_value (s, "details");
+  GString *line = g_string_new (NULL);
+  AppendFields a = { line, skip };
+
+  gst_structure_foreach (s, append_field, &a);
+  if (details != NULL && G_VALUE_HOLDS (details, GST_TYPE_STRUCTURE)
+      && gst_value_get_structure (details) != NULL) {
+    AppendFields d = { line, NULL };
+
+    gst_structure_foreach (gst_value_get_structure (details), append_field, &d);
+  }
+  return g_string_free (line, FALSE);
+}
+
 /* "metric fid=12.3456 n=1000 extractor=inception-v3 key=value..." with the
  * scalar fields of details appended. */
 gchar *
@@ -208,9 +217,8 @@ t2i_format_metric (const GstStructure * s)
   static const gchar *const known[] = { "kind", "value", NULL };
   const gchar *kind = gst_structure_get_string (s, "kind");
   const GValue *value = gst_structure_get_value (s, "value");
-  const GValue *details = gst_structure_get_value (s, "details");
   GString *line = g_string_new ("metric ");
-  AppendFields a = { line, known };
+  g_autofree gchar *fields = t2i_format_fields (s, known);
 
   g_string_append (line, kind ? kind : "?");
   if (value != NULL) {
@@ -218,12 +226,133 @@ t2i_format_metric (const GstStructure * s)
 
     g_string_append_printf (line, "=%s", text);
   }
-  gst_structure_foreach (s, append_field, &a);
-  if (details != NULL && G_VALUE_HOLDS (details, GST_TYPE_STRUCTURE)) {
-    AppendFields d = { line, NULL };
+  g_string_append (line, fields);
+  return g_string_free (line, FALSE);
+}
 
-    gst_structure_foreach (gst_value_get_structure (details), append_field, &d);
+/* "samples step 500: runs/x-samples-500.png" (the files, comma-separated) */
+gchar *
+t2i_format_samples (const GstStructure * s)
+{
+  const GValue *files = gst_structure_get_value (s, "files");
+  GString *line = g_string_new ("samples");
+  gint64 step;
+
+  if (get_int (s, "step", &step))
+    g_string_append_printf (line, " step %" G_GINT64_FORMAT, step);
+  g_string_append_c (line, ':');
+  for (guint i = 0; files && GST_VALUE_HOLDS_ARRAY (files)
+      && i < gst_value_array_get_size (files); i++) {
+    const GValue *f = gst_value_array_get_value (files, i);
+
+    if (G_VALUE_HOLDS_STRING (f))
+      g_string_append_printf (line, "%s %s", i ? "," : "",
+          g_value_get_string (f));
   }
+  if (files == NULL || gst_value_array_get_size (files) == 0)
+    g_string_append (line, " no files");
+  return g_string_free (line, FALSE);
+}
+
+/* "eval step 500: metric attr-acc=0.5 n=100 ..." */
+gchar *
+t2i_format_eval (const GstStructure * s)
+{
+  static const gchar *const skip[] = { "step", "checkpoint", "source", NULL };
+  g_autoptr (GstStructure) metric = gst_structure_copy (s);
+  g_autofree gchar *text = NULL;
+  gint64 step;
+
+  gst_structure_remove_fields (metric, skip[0], skip[1], skip[2], NULL);
+  text = t2i_format_metric (metric);
+  if (get_int (s, "step", &step))
+    return g_strdup_printf ("eval step %" G_GINT64_FORMAT ": %s", step,
+        text);
+  return g_strdup_printf ("eval: %s", text);
+}
+
+/* "1:05", "2:03:04" */
+gchar *
+t2i_format_duration (gdouble seconds)
+{
+  guint64 s = (guint64) (MAX (seconds, 0) + 0.5);
+
+  if (s >= 3600)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT ":%02u:%02u", s / 3600,
+        (guint) (s / 60 % 60), (guint) (s % 60));
+  return g_strdup_printf ("%u:%02u", (guint) (s / 60), (guint) (s % 60));
+}
+
+/* " 12.3 items/s elapsed 0:41 ETA 0:08" */
+static void
+append_times (GString * line, const T2iProgressState * st)
+{
+  g_autofree gchar *elapsed = t2i_format_duration (st->elapsed);
+
+  if (st->items_per_second >= 0)
+    g_string_append_printf (line, " %.1f items/s", st->items_per_second);
+  g_string_append_printf (line, " elapsed %s", elapsed);
+  if (st->eta >= 0) {
+    g_autofree gchar *eta = t2i_format_duration (st->eta);
+
+    g_string_append_printf (line, " ETA %s", eta);
+  }
+}
+
+static gint
+percent (const T2iProgressState * st)
+{
+  return (gint) CLAMP (100 * st->step / st->total, 0, 100);
+}
+
+/**
+ * t2i_format_status:
+ * @train: (nullable): the last t2i-train message
+ *
+ * The live status line: "[ 83%] step 50/60 epoch 1 loss/D=1.3863
+ * loss/G=0.6931 12.3 items/s elapsed 0:41 ETA 0:08": the percentage and
+ * total when known, the epoch and the scalar fields of the last t2i-train
+ * (losses; not its learning rates or phase), the rate, the time since the
+ * start and the time left when it can be estimated.
+ */
+gchar *
+t2i_format_status (const T2iProgressState * st, const GstStructure * train)
+{
+  static const gchar *const known[] = { "step", "epoch", "total-steps",
+    "items-per-second", "phase", NULL
+  };
+  GString *line = g_string_new (NULL);
+  gint64 epoch;
+
+  if (st->total > 0)
+    g_string_append_printf (line, "[%3d%%] step %" G_GINT64_FORMAT "/%"
+        G_GINT64_FORMAT, percent (st), st->step, st->total);
+  else
+    g_string_append_printf (line, "step %" G_GINT64_FORMAT, st->step);
+  if (train != NULL) {
+    /* the learning rates are in the plain lines and the report */
+    AppendFields a = { line, known, "lr/" };
+
+    if (get_int (train, "epoch", &epoch))
+      g_string_append_printf (line, " epoch %" G_GINT64_FORMAT, epoch);
+    gst_structure_foreach (train, append_field, &a);
+  }
+  append_times (line, st);
+  return g_string_free (line, FALSE);
+}
+
+/* The plain progress line: "progress 50/60 (83%) 12.3 items/s elapsed
+ * 0:41 ETA 0:08". */
+gchar *
+t2i_format_progress_line (const T2iProgressState * st)
+{
+  GString *line = g_string_new (NULL);
+
+  g_string_append_printf (line, "progress %" G_GINT64_FORMAT, st->step);
+  if (st->total > 0)
+    g_string_append_printf (line, "/%" G_GINT64_FORMAT " (%d%%)", st->total,
+        percent (st));
+  append_times (line, st);
   return g_string_free (line, FALSE);
 }
 
@@ -443,7 +572,24 @@ t2i_reporter_new (FILE * out, gboolean interactive, T2iVerbosity verbosity)
   r->interactive = interactive;
   r->verbosity = verbosity;
   r->start = g_get_monotonic_time ();
+  r->progress = t2i_progress_new (r->start);
+  r->plain_interval = T2I_REPORTER_PLAIN_INTERVAL;
+  r->plain_step = -1;
   return r;
+}
+
+/* How often a plain progress line is printed when the output is not a
+ * terminal (0: at every t2i-progress message). */
+void
+t2i_reporter_set_plain_interval (T2iReporter * r, gdouble seconds)
+{
+  r->plain_interval = (gint64) (seconds * G_USEC_PER_SEC);
+}
+
+T2iProgress *
+t2i_reporter_get_progress (T2iReporter * r)
+{
+  return r->progress;
 }
 
 static gboolean
@@ -551,56 +697,62 @@ t2i_reporter_print (T2iReporter * r, T2iVerbosity level,
   fflush (r->out);
 }
 
-static gchar *
-format_duration (gdouble seconds)
+/* Redraws the live status line from the progress (interactive), at most
+ * every REDRAW_INTERVAL unless @force. */
+static void
+update_status (T2iReporter * r, gint64 now, gboolean force)
 {
-  guint64 s = (guint64) (seconds + 0.5);
+  T2iProgressState st;
 
-  if (s >= 3600)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT ":%02u:%02u", s / 3600,
-        (guint) (s / 60 % 60), (guint) (s % 60));
-  return g_strdup_printf ("%u:%02u", (guint) (s / 60), (guint) (s % 60));
+  t2i_progress_get (r->progress, now, &st);
+  if (!st.known)
+    return;
+  g_free (r->status);
+  r->status = t2i_format_status (&st, t2i_progress_last_train (r->progress));
+  r->status_dirty = TRUE;
+  if (force || st.finished || now - r->last_draw >= REDRAW_INTERVAL)
+    draw_status (r);
 }
 
-/* "[ 12%] <text> ETA 1:13" in the slot; the status line shows the train
- * slot, then the progress slot. */
+/* A plain progress line (not interactive): the first, then one per
+ * interval when the step moved, and the one that reaches the total. */
 static void
-update_status (T2iReporter * r, Slot * slot, const GstStructure * s,
-    const gchar * total_field, const gchar * text)
+plain_progress (T2iReporter * r, gint64 now)
 {
-  GString *status = g_string_new (NULL);
+  T2iProgressState st;
+  g_autofree gchar *line = NULL;
+
+  t2i_progress_get (r->progress, now, &st);
+  if (!st.known || r->plain_finished)
+    return;
+  if (!st.finished && r->plain_step >= 0 && (st.step == r->plain_step
+          || now - r->plain_time < r->plain_interval))
+    return;
+  r->plain_time = now;
+  r->plain_step = st.step;
+  r->plain_finished = st.finished;
+  line = t2i_format_progress_line (&st);
+  t2i_reporter_print (r, T2I_VERBOSITY_NORMAL, "%s", line);
+}
+
+/**
+ * t2i_reporter_tick:
+ *
+ * Called about once a second: keeps the elapsed time and the ETA of the
+ * status line moving between messages, and prints the plain progress
+ * line when one is due.
+ */
+void
+t2i_reporter_tick (T2iReporter * r)
+{
   gint64 now = g_get_monotonic_time ();
-  gint64 step = 0, total = 0;
-  gboolean known = get_int (s, "step", &step) && get_int (s, total_field,
-      &total) && total > 0;
 
-  if (known)
-    g_string_append_printf (status, "[%3d%%] ",
-        (gint) CLAMP (100 * step / total, 0, 100));
-  g_string_append (status, text);
-
-  if (!slot->started || step < slot->step) {
-    slot->started = TRUE;
-    slot->time = now;
-    slot->step = step;
-  } else if (known && step > slot->step && now - slot->time >=
-      G_TIME_SPAN_SECOND && step < total) {
-    gdouble per_step = (now - slot->time) / 1e6 / (step - slot->step);
-    g_autofree gchar *eta = format_duration (per_step * (total - step));
-
-    g_string_append_printf (status, " ETA %s", eta);
-  }
-
-  g_free (slot->text);
-  slot->text = g_string_free (status, FALSE);
-  g_free (r->status);
-  if (r->train.text != NULL && r->progress.text != NULL)
-    r->status = g_strconcat (r->train.text, " | ", r->progress.text, NULL);
+  if (r->verbosity == T2I_VERBOSITY_QUIET)
+    return;
+  if (r->interactive)
+    update_status (r, now, TRUE);
   else
-    r->status = g_strdup (r->train.text ? r->train.text : r->progress.text);
-  r->status_dirty = TRUE;
-  if (now - r->last_draw >= REDRAW_INTERVAL || (known && step >= total))
-    draw_status (r);
+    plain_progress (r, now);
 }
 
 static gboolean
@@ -639,6 +791,7 @@ t2i_reporter_element_message (T2iReporter * r, GstMessage * message,
   const gchar *name, *source = GST_MESSAGE_SRC_NAME (message);
   gboolean is_train, is_progress;
   g_autofree gchar *text = NULL;
+  gint64 now;
 
   if (s == NULL)
     return TRUE;
@@ -655,27 +808,40 @@ t2i_reporter_element_message (T2iReporter * r, GstMessage * message,
 
   if (r->json != NULL && !r->json_failed && !write_json (r, message, error))
     return FALSE;
+
+  now = g_get_monotonic_time ();
+  is_train = g_str_equal (name, "t2i-train");
+  is_progress = t2i_progress_feed (r->progress, s, source, now);
   if (r->verbosity == T2I_VERBOSITY_QUIET)
     return TRUE;
 
-  is_train = g_str_equal (name, "t2i-train");
-  is_progress = g_str_equal (name, "t2i-progress");
-  if (is_train)
-    text = t2i_format_train (s);
-  else if (is_progress)
-    text = t2i_format_progress (s);
-  else if (g_str_equal (name, "t2i-checkpoint"))
+  if (is_progress && r->interactive) {
+    update_status (r, now, FALSE);
+    return TRUE;
+  }
+  if (is_train) {
+    g_autoptr (GstStructure) train = gst_structure_copy (s);
+    T2iProgressState st;
+
+    /* the total a trainer does not know comes from the source */
+    t2i_progress_get (r->progress, now, &st);
+    if (!gst_structure_has_field (train, "total-steps") && st.total > 0)
+      gst_structure_set (train, "total-steps", G_TYPE_INT64, st.total, NULL);
+    text = t2i_format_train (train);
+  } else if (is_progress) {
+    plain_progress (r, now);
+    return TRUE;
+  } else if (g_str_equal (name, "t2i-checkpoint"))
     text = t2i_format_checkpoint (s);
   else if (g_str_equal (name, "t2i-metric"))
     text = t2i_format_metric (s);
+  else if (g_str_equal (name, "t2i-samples"))
+    text = t2i_format_samples (s);
+  else if (g_str_equal (name, "t2i-eval"))
+    text = t2i_format_eval (s);
   else
     text = gst_structure_to_string (s);
-
-  if (r->interactive && (is_train || is_progress))
-    update_status (r, is_train ? &r->train : &r->progress, s,
-        is_train ? "total-steps" : "total", text);
-  else
-    t2i_reporter_print (r, T2I_VERBOSITY_NORMAL, "%s", text);
+  t2i_reporter_print (r, T2I_VERBOSITY_NORMAL, "%s", text);
   return TRUE;
 }
 
@@ -689,9 +855,6 @@ t2i_reporter_finish (T2iReporter * r)
     fputc ('\n', r->out);
   r->status_shown = FALSE;
   g_clear_pointer (&r->status, g_free);
-  g_clear_pointer (&r->train.text, g_free);
-  g_clear_pointer (&r->progress.text, g_free);
-  r->train.started = r->progress.started = FALSE;
   fflush (r->out);
 }
 
@@ -702,6 +865,7 @@ t2i_reporter_free (T2iReporter * r)
     return;
   t2i_reporter_finish (r);
   t2i_reporter_close_json (r, NULL);
+  t2i_progress_free (r->progress);
   g_free (r->json_path);
   g_free (r);
 }

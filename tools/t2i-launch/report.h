@@ -8,6 +8,8 @@
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 
+#include "progress.h"
+
 G_BEGIN_DECLS
 
 typedef enum
@@ -19,8 +21,19 @@ typedef enum
 
 typedef struct _T2iReporter T2iReporter;
 
+/* Plain progress lines (output not a terminal): at most one per this
+ * many seconds, unless --progress-interval says otherwise. */
+#define T2I_REPORTER_PLAIN_INTERVAL (10 * G_USEC_PER_SEC)
+
 T2iReporter *t2i_reporter_new (FILE * out, gboolean interactive,
     T2iVerbosity verbosity);
+
+void t2i_reporter_set_plain_interval (T2iReporter * reporter,
+    gdouble seconds);
+
+T2iProgress *t2i_reporter_get_progress (T2iReporter * reporter);
+
+void t2i_reporter_tick (T2iReporter * reporter);
 
 gboolean t2i_reporter_open_json (T2iReporter * reporter, const gchar * path,
     GError ** error);
@@ -44,7 +57,21 @@ gchar *t2i_format_progress (const GstStructure * s);
 
 gchar *t2i_format_checkpoint (const GstStructure * s);
 
+gchar *t2i_format_fields (const GstStructure * s,
+    const gchar * const *skip);
+
 gchar *t2i_format_metric (const GstStructure * s);
+
+gchar *t2i_format_samples (const GstStructure * s);
+
+gchar *t2i_format_eval (const GstStructure * s);
+
+gchar *t2i_format_duration (gdouble seconds);
+
+gchar *t2i_format_status (const T2iProgressState * st,
+    const GstStructure * train);
+
+gchar *t2i_format_progress_line (const T2iProgressState * st);
 
 gchar *t2i_format_error (const gchar * source, const GError * error,
     const gchar * debug);

@@ -2,22 +2,78 @@
  *
  * The first SIGINT sends EOS into the pipeline so that trainers write
  * their checkpoint and metrics report before it stops; a second one gives
- * up at once.
+ * up at once.  A timer ticks while it runs: the status line's clock, the
+ * plain progress lines, the --report page, and the --graph once every
+ * link has its caps.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "run.h"
 
 #include <glib-unix.h>
 #include <signal.h>
 
+#include "dot.h"
+
+/* How often the timer ticks (milliseconds). */
+#define TICK_INTERVAL 250
+
 typedef struct
 {
   GstElement *pipeline;
   GMainLoop *loop;
   T2iReporter *reporter;
+  T2iHtmlReport *html;
+  const gchar *graph;
+  gboolean graph_written;
   T2iExitCode exit_code;
   gboolean failed;
   guint interrupts;
+  guint ticks;
 } Run;
+
+/* An output the user asked for (--report, --graph) failed: stop as an
+ * element's error does, with one line. */
+static void
+output_failed (Run * run, const GError * error)
+{
+  if (!run->failed)
+    t2i_reporter_print (run->reporter, T2I_VERBOSITY_QUIET, "t2i-launch: %s",
+        error->message);
+  run->failed = TRUE;
+  run->exit_code = T2I_EXIT_RUNTIME_ERROR;
+  g_main_loop_quit (run->loop);
+}
+
+static void
+write_graph (Run * run)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *note = NULL;
+
+  run->graph_written = TRUE;
+  if (!t2i_dot_write (GST_BIN (run->pipeline), run->graph, &note, &error))
+    output_failed (run, error);
+  else if (note != NULL)
+    t2i_reporter_print (run->reporter, T2I_VERBOSITY_NORMAL,
+        "t2i-launch: note: %s", note);
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  Run *run = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (run->graph && !run->graph_written
+      && t2i_dot_caps_ready (GST_BIN (run->pipeline)))
+    write_graph (run);
+  if (++run->ticks % (1000 / TICK_INTERVAL) != 0)
+    return G_SOURCE_CONTINUE;
+  t2i_reporter_tick (run->reporter);
+  if (run->html && !t2i_html_report_update (run->html,
+          t2i_reporter_get_progress (run->reporter), FALSE, &error))
+    output_failed (run, error);
+  return G_SOURCE_CONTINUE;
+}
 
 static void
 report_problem (Run * run, GstMessage * message, gboolean is_error)
@@ -36,6 +92,8 @@ report_problem (Run * run, GstMessage * message, gboolean is_error)
   line = t2i_format_error (source, error, debug);
   t2i_reporter_print (run->reporter, is_error ? T2I_VERBOSITY_QUIET :
       T2I_VERBOSITY_NORMAL, "%s", line);
+  if (run->html)
+    t2i_html_report_problem (run->html, line);
 }
 
 static gboolean
@@ -61,15 +119,13 @@ on_bus_message (GstBus * bus, GstMessage * message, gpointer user_data)
     case GST_MESSAGE_ELEMENT:{
       g_autoptr (GError) error = NULL;
 
-      /* the log was asked for: losing it is an error */
-      if (!t2i_reporter_element_message (run->reporter, message, &error)) {
-        if (!run->failed)
-          t2i_reporter_print (run->reporter, T2I_VERBOSITY_QUIET,
-              "t2i-launch: %s", error->message);
-        run->failed = TRUE;
-        run->exit_code = T2I_EXIT_RUNTIME_ERROR;
-        g_main_loop_quit (run->loop);
-      }
+      /* the log and the report were asked for: losing them is an error */
+      if (!t2i_reporter_element_message (run->reporter, message, &error)
+          || (run->html && gst_message_get_structure (message)
+              && !t2i_html_report_message (run->html,
+                  gst_message_get_structure (message),
+                  GST_MESSAGE_SRC_NAME (message), &error)))
+        output_failed (run, error);
       break;
     }
     case GST_MESSAGE_STATE_CHANGED:{
@@ -170,25 +226,30 @@ report_start_failure (Run * run)
  *   keep the process alive): the caller exits without tearing it down.
  */
 T2iExitCode
-t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter)
+t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter,
+    const T2iRunExtras * extras)
 {
   Run run = {
     .pipeline = pipeline,
     .loop = g_main_loop_new (NULL, FALSE),
     .reporter = reporter,
+    .html = extras ? extras->html : NULL,
+    .graph = extras ? extras->graph : NULL,
     .exit_code = T2I_EXIT_OK,
   };
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  guint sigint, watch;
+  guint sigint, watch, tick;
   gint64 start = g_get_monotonic_time ();
 
   sigint = g_unix_signal_add (SIGINT, on_sigint, &run);
+  tick = g_timeout_add (TICK_INTERVAL, on_tick, &run);
 
   t2i_reporter_print (reporter, T2I_VERBOSITY_VERBOSE,
       "t2i-launch: setting pipeline to PLAYING");
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE) {
     report_start_failure (&run);
+    run.failed = TRUE;
     run.exit_code = T2I_EXIT_RUNTIME_ERROR;
   } else {
     watch = gst_bus_add_watch (bus, on_bus_message, &run);
@@ -196,8 +257,21 @@ t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter)
     g_source_remove (watch);
   }
 
+  g_source_remove (tick);
   if (run.exit_code != T2I_EXIT_ABORTED) {
     g_source_remove (sigint);
+    /* the graph of a run that ended before every link had caps */
+    if (run.graph && !run.graph_written)
+      write_graph (&run);
+    if (run.html) {
+      g_autoptr (GError) error = NULL;
+
+      if (!t2i_html_report_finish (run.html,
+              t2i_reporter_get_progress (reporter), run.failed ? "failed" :
+              run.interrupts > 0 ? "interrupted (Ctrl-C)" : "finished",
+              &error))
+        output_failed (&run, error);
+    }
     t2i_reporter_finish (reporter);
     t2i_reporter_print (reporter, T2I_VERBOSITY_VERBOSE,
         "t2i-launch: %s after %.3f s, setting pipeline to NULL",

@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include "htmlreport.h"
 #include "report.h"
 
 G_BEGIN_DECLS
@@ -17,6 +18,14 @@ typedef enum
   T2I_EXIT_ABORTED = 130,
 } T2iExitCode;
 
-T2iExitCode t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter);
+/* What watches a run besides the terminal. */
+typedef struct
+{
+  T2iHtmlReport *html;          /* --report DIR, nullable */
+  const gchar *graph;           /* --graph FILE, nullable */
+} T2iRunExtras;
+
+T2iExitCode t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter,
+    const T2iRunExtras * extras);
 
 G_END_DECLS
