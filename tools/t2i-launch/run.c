@@ -172,6 +172,13 @@ report_start_failure (Run * run)
 T2iExitCode
 t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter)
 {
+  return t2i_run_pipeline_full (pipeline, reporter, FALSE);
+}
+
+T2iExitCode
+t2i_run_pipeline_full (GstElement * pipeline, T2iReporter * reporter,
+    gboolean leave_on_error)
+{
   Run run = {
     .pipeline = pipeline,
     .loop = g_main_loop_new (NULL, FALSE),
@@ -196,7 +203,10 @@ t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter)
     g_source_remove (watch);
   }
 
-  if (run.exit_code != T2I_EXIT_ABORTED) {
+  if (run.exit_code == T2I_EXIT_RUNTIME_ERROR && leave_on_error) {
+    g_source_remove (sigint);
+    t2i_reporter_finish (reporter);
+  } else if (run.exit_code != T2I_EXIT_ABORTED) {
     g_source_remove (sigint);
     t2i_reporter_finish (reporter);
     t2i_reporter_print (reporter, T2I_VERBOSITY_VERBOSE,

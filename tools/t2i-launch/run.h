@@ -18,5 +18,10 @@ typedef enum
 } T2iExitCode;
 
 T2iExitCode t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter);
+/* With @leave_on_error, a pipeline that failed is left as it is, like an
+ * aborted one: a rank of a data-parallel job whose streaming thread may
+ * wait for the other ranks ends the job instead of joining it. */
+T2iExitCode t2i_run_pipeline_full (GstElement * pipeline,
+    T2iReporter * reporter, gboolean leave_on_error);
 
 G_END_DECLS
