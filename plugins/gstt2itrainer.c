@@ -811,6 +811,12 @@ verify_replicas (T2iTrainer * self)
     self->failed = TRUE;
     return FALSE;
   }
+  guint64 all = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  for (guint i = 0; i < n; i++)
+    all = (all ^ mine[i]) * G_GUINT64_CONSTANT (0x100000001b3);
+  GST_INFO_OBJECT (self, "rank %d of %d, step %" G_GINT64_FORMAT ": the "
+      "parameters agree with rank 0 (hash %016" G_GINT64_MODIFIER "x)",
+      self->rank, self->size, self->step, all);
   return TRUE;
 }
 

@@ -1,0 +1,258 @@
+/* Data-parallel training (docs/distributed.md): t2i-launch under
+ * `mpirun -np 2` on this machine (loopback) trains the same parameters as
+ * one process with the doubled batch, every rank holds them, resume works
+ * with the same number of ranks, a failing rank ends the job, and metrics
+ * accumulate over the ranks.
+ *
+ * Arguments (from meson): mpirun ("" when not found), t2i-launch, the
+ * build's b_sanitize.  CI runs as root: mpirun then needs
+ * --allow-run-as-root, and on 2 cores --oversubscribe.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "test-elements.h"
+
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *mpirun, *launch, *sanitize;
+static char *dir;
+
+/* small enough for seconds on 2 shared cores; no layer that mixes the
+ * items of a batch (mbstd-channels=0), so the doubled batch is exact */
+#define TRAIN "t2idatasetsrc dataset=shapes resolution=16 batch-size=%d " \
+  "max-steps=%d seed=1 phases=D,G ! t2iimageencoder name=E arch=cnn " \
+  "widths=8,8 embed-dim=8 input=image output=f trainable=false ! " \
+  "t2iperturb mode=fixed xi=1 input=f output=h ! t2inoise output=z dim=8 " \
+  "! t2igenerator name=G cond=h noise=z resolution=16 channels=8 w-dim=8 " \
+  "cond-hidden=8 mapping-layers=1 ! t2idiscriminator name=D real=image " \
+  "fake=fake cond=h channels=8 mbstd-channels=0 ! t2iloss " \
+  "kind=gan-logistic-d update=D phases=D ! t2iloss kind=gan-logistic-g " \
+  "update=G phases=G ! t2itrainer lr=0.002 betas=0,0.99 ema=G " \
+  "checkpoint=%s resume=%s"
+
+/* whether this build and machine can run the ranks; skips otherwise */
+static gboolean
+can_run (void)
+{
+  if (!t2i_dist_have_mpi ()) {
+    g_test_skip ("t2i was built without MPI: install Open MPI "
+        "(apt-get install openmpi-bin libopenmpi-dev, or scripts/bootstrap) "
+        "and reconfigure (meson setup --reconfigure -Dmpi=enabled)");
+    return FALSE;
+  }
+  if (!mpirun || !*mpirun) {
+    g_test_skip ("mpirun was not found (apt-get install openmpi-bin)");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Runs t2i-launch on @desc with @ranks processes (under mpirun when > 1,
+ * output lines tagged [1,RANK]); returns its exit status, @log gets
+ * stdout and stderr. */
+static gint
+run (gint ranks, const char *desc, char **log)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) env = g_get_environ ();
+  g_autofree char *np = g_strdup_printf ("%d", ranks);
+  g_autofree char *out = NULL, *err = NULL;
+  GError *error = NULL;
+  gint status = 0;
+
+  /* a hang (a rank waiting for another forever) fails instead of
+   * blocking the test suite */
+  g_ptr_array_add (argv, "timeout");
+  g_ptr_array_add (argv, "240");
+  if (ranks > 1) {
+    g_ptr_array_add (argv, (char *) mpirun);
+    g_ptr_array_add (argv, "--allow-run-as-root");
+    g_ptr_array_add (argv, "--oversubscribe");
+    g_ptr_array_add (argv, "--tag-output");
+    /* containers may forbid the cross-process memory copy (CMA) */
+    g_ptr_array_add (argv, "--mca");
+    g_ptr_array_add (argv, "btl_vader_single_copy_mechanism");
+    g_ptr_array_add (argv, "none");
+    g_ptr_array_add (argv, "-np");
+    g_ptr_array_add (argv, np);
+  }
+  g_ptr_array_add (argv, (char *) launch);
+  g_ptr_array_add (argv, "--");
+  g_ptr_array_add (argv, (char *) desc);
+  g_ptr_array_add (argv, NULL);
+  env = g_environ_setenv (env, "GST_DEBUG", "t2itrainer:4", TRUE);
+  env = g_environ_setenv (env, "GST_DEBUG_NO_COLOR", "1", TRUE);
+  env = g_environ_setenv (env, "OMP_NUM_THREADS", "1", TRUE);
+
+  if (!g_spawn_sync (dir, (char **) argv->pdata, env, G_SPAWN_SEARCH_PATH,
+          NULL, NULL, &out, &err, &status, &error))
+    g_error ("cannot run %s: %s", launch, error->message);
+  *log = g_strconcat (out, err, NULL);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+static void
+run_ok (gint ranks, const char *desc)
+{
+  g_autofree char *log = NULL;
+  gint status = run (ranks, desc, &log);
+  if (status != 0)
+    g_error ("%d rank(s) of `%s` exited with %d:\n%s", ranks, desc, status,
+        log);
+}
+
+static char *
+train (gint batch, gint steps, const char *ck, gboolean resume)
+{
+  return g_strdup_printf (TRAIN, batch, steps, ck, resume ? "true" : "false");
+}
+
+/* every f32 tensor of @a matches @b within @tol (normwise relative); the
+ * step and the RNG state are the same */
+static void
+compare_checkpoints (const char *a, const char *b, double tol)
+{
+  g_autoptr (T2iSafetensors) x = test_load (a);
+  g_autoptr (T2iSafetensors) y = test_load (b);
+  guint n = t2i_safetensors_n_tensors (x);
+  const char *const *names = t2i_safetensors_names (x);
+
+  g_assert_cmpuint (n, >, 20);
+  for (guint i = 0; i < n; i++) {
+    g_autoptr (T2iTensor) ta = t2i_safetensors_get (x, names[i]);
+    g_autoptr (T2iTensor) tb = t2i_safetensors_get (y, names[i]);
+    g_assert_nonnull (tb);
+    if (ta->dtype != T2I_F32)
+      continue;
+    if (tol == 0)
+      g_assert_cmpmem (ta->data, ta->nbytes, tb->data, tb->nbytes);
+    else
+      test_compare_tensors (tb, ta, names[i], tol);
+  }
+  for (const char *const *k = (const char *[]) { "step", "rng/offset",
+          "rng/seed", "epoch", NULL }; *k; k++)
+    g_assert_cmpstr (t2i_safetensors_get_metadata (x, *k), ==,
+        t2i_safetensors_get_metadata (y, *k));
+}
+
+/* the hash each rank logged of its own parameters at the end */
+static char *
+logged_hash (const char *log, gint rank)
+{
+  g_autofree char *tag = g_strdup_printf ("[1,%d]<stderr>:", rank);
+  g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
+  char *hash = NULL;
+  for (guint i = 0; lines[i]; i++) {
+    const char *h = strstr (lines[i], "parameters agree with rank 0 (hash ");
+    if (h && g_str_has_prefix (lines[i], tag)) {
+      g_free (hash);
+      hash = g_strndup (h + strlen ("parameters agree with rank 0 (hash "),
+          16);
+    }
+  }
+  return hash;
+}
+
+/* 2 ranks x batch 2 == 1 process x batch 4: parameters, moving average,
+ * step and RNG; every rank holds the same parameters */
+static void
+test_doubled_batch (void)
+{
+  if (!can_run ())
+    return;
+  g_autofree char *one = g_build_filename (dir, "one.safetensors", NULL);
+  g_autofree char *two = g_build_filename (dir, "two.safetensors", NULL);
+  g_autofree char *d1 = train (4, 4, one, FALSE);
+  g_autofree char *d2 = train (2, 4, two, FALSE);
+  g_autofree char *log = NULL;
+
+  run_ok (1, d1);
+  gint status = run (2, d2, &log);
+  if (status != 0)
+    g_error ("2 ranks exited with %d:\n%s", status, log);
+  compare_checkpoints (one, two, 1e-4);
+
+  /* each rank hashed its own parameters: the same bits */
+  g_autofree char *h0 = logged_hash (log, 0);
+  g_autofree char *h1 = logged_hash (log, 1);
+  if (!h0 || !h1)
+    g_error ("no parameter hash logged by rank 0 and 1:\n%s", log);
+  g_assert_cmpstr (h0, ==, h1);
+}
+
+/* 2 steps, then resume to 4 with the same 2 ranks == 4 steps at once */
+static void
+test_resume (void)
+{
+  if (!can_run ())
+    return;
+  g_autofree char *full = g_build_filename (dir, "full.safetensors", NULL);
+  g_autofree char *part = g_build_filename (dir, "part.safetensors", NULL);
+  g_autofree char *d_full = train (2, 4, full, FALSE);
+  g_autofree char *d_half = train (2, 2, part, FALSE);
+  g_autofree char *d_rest = train (2, 4, part, TRUE);
+
+  run_ok (2, d_full);
+  run_ok (2, d_half);
+  run_ok (2, d_rest);
+  compare_checkpoints (full, part, 0);
+}
+
+/* a configuration error on every rank: one line, and the job ends (no
+ * rank waits for the others forever) */
+static void
+test_failure_ends_job (void)
+{
+  if (!can_run ())
+    return;
+  g_autofree char *log = NULL;
+  gint status = run (2, "t2idatasetsrc dataset=shapes epoch-size=3 "
+      "batch-size=2 max-steps=1 ! fakesink", &log);
+  g_assert_cmpint (status, !=, 0);
+  g_assert_cmpint (status, !=, 124);    /* timeout(1): a hang */
+  if (!strstr (log, "fewer than batch-size=2 x 2 ranks"))
+    g_error ("expected the batch x ranks error, got:\n%s", log);
+}
+
+/* without MPI, K > 1 in the launcher's environment is one clear line */
+static void
+test_without_mpi (void)
+{
+  if (t2i_dist_have_mpi ()) {
+    g_test_skip ("this build has MPI (the line is for builds without it)");
+    return;
+  }
+  g_auto (GStrv) env = g_get_environ ();
+  env = g_environ_setenv (env, "OMPI_COMM_WORLD_SIZE", "2", TRUE);
+  env = g_environ_setenv (env, "OMPI_COMM_WORLD_RANK", "0", TRUE);
+  const char *argv[] = { launch, "--", "t2itextsrc text=a ! fakesink", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  gint status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, 0, NULL, NULL,
+          &out, &err, &status, NULL));
+  g_assert_false (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  if (!strstr (err, "built without MPI"))
+    g_error ("expected the no-MPI line, got:\n%s", err);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (err), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  if (argc < 4)
+    g_error ("usage: test-dist MPIRUN T2I-LAUNCH B_SANITIZE");
+  mpirun = argv[1];
+  launch = argv[2];
+  sanitize = argv[3];
+  dir = test_tmpdir ();
+  g_test_add_func ("/dist/doubled-batch", test_doubled_batch);
+  g_test_add_func ("/dist/resume", test_resume);
+  g_test_add_func ("/dist/failure-ends-job", test_failure_ends_job);
+  g_test_add_func ("/dist/without-mpi", test_without_mpi);
+  int rc = g_test_run ();
+  test_rmdir (dir);
+  g_free (dir);
+  return rc;
+}
