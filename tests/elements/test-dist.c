@@ -10,6 +10,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "test-elements.h"
 
+#include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -50,7 +52,7 @@ can_run (void)
  * output lines tagged [1,RANK]); returns its exit status, @log gets
  * stdout and stderr. */
 static gint
-run (gint ranks, const char *desc, char **log)
+run_json (gint ranks, const char *desc, const char *json, char **log)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (GStrv) env = g_get_environ ();
@@ -76,6 +78,10 @@ run (gint ranks, const char *desc, char **log)
     g_ptr_array_add (argv, np);
   }
   g_ptr_array_add (argv, (char *) launch);
+  if (json) {
+    g_ptr_array_add (argv, "--json");
+    g_ptr_array_add (argv, (char *) json);
+  }
   g_ptr_array_add (argv, "--");
   g_ptr_array_add (argv, (char *) desc);
   g_ptr_array_add (argv, NULL);
@@ -88,6 +94,12 @@ run (gint ranks, const char *desc, char **log)
     g_error ("cannot run %s: %s", launch, error->message);
   *log = g_strconcat (out, err, NULL);
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+static gint
+run (gint ranks, const char *desc, char **log)
+{
+  return run_json (ranks, desc, NULL, log);
 }
 
 static void
@@ -197,6 +209,75 @@ test_resume (void)
   compare_checkpoints (full, part, 0);
 }
 
+/* an evaluation pipeline: kind -> value of each t2i-metric in @json */
+static GHashTable *
+metrics_of (const char *json)
+{
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (json, &text, NULL, NULL));
+  GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    if (!*lines[i])
+      continue;
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_assert_true (json_parser_load_from_data (p, lines[i], -1, NULL));
+    JsonObject *o = json_node_get_object (json_parser_get_root (p));
+    if (g_strcmp0 (json_object_get_string_member (o, "type"), "t2i-metric"))
+      continue;
+    double *v = g_new (double, 1);
+    *v = json_object_get_double_member (o, "value");
+    g_hash_table_insert (out, g_strdup (json_object_get_string_member (o,
+                "kind")), v);
+  }
+  return out;
+}
+
+#define EVAL "t2idatasetsrc dataset=shapes resolution=16 batch-size=%d " \
+  "max-steps=4 seed=3 split=test ! t2iimageencoder name=E arch=cnn " \
+  "widths=8,8 embed-dim=8 input=image output=f trainable=false ! " \
+  "t2iperturb mode=fixed xi=1 input=f output=h ! t2imetric kind=fid " \
+  "real=f fake=h ! t2imetric kind=is logits=f splits=2 ! t2imetric " \
+  "kind=r-precision image-emb=f text-emb=h candidates=4 top-k=1,2 ! " \
+  "t2imetric kind=clip-score image-emb=f text-emb=h best-of=2 ! " \
+  "t2imetric kind=ssim real=image fake=image ! t2imetric kind=attr-acc " \
+  "fake=image ! fakesink"
+
+/* 2 ranks x batch 2 report what 1 process x batch 4 reports, once */
+static void
+test_metrics (void)
+{
+  if (!can_run ())
+    return;
+  g_autofree char *j1 = g_build_filename (dir, "one.json", NULL);
+  g_autofree char *j2 = g_build_filename (dir, "two.json", NULL);
+  g_autofree char *d1 = g_strdup_printf (EVAL, 4);
+  g_autofree char *d2 = g_strdup_printf (EVAL, 2);
+  g_autofree char *log = NULL;
+
+  if (run_json (1, d1, j1, &log) != 0)
+    g_error ("%s", log);
+  g_clear_pointer (&log, g_free);
+  if (run_json (2, d2, j2, &log) != 0)
+    g_error ("%s", log);
+  g_autoptr (GHashTable) one = metrics_of (j1);
+  g_autoptr (GHashTable) two = metrics_of (j2);
+  g_assert_cmpuint (g_hash_table_size (one), ==, 6);
+  g_assert_cmpuint (g_hash_table_size (two), ==, 6);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, one);
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    double a = *(double *) v, *b = g_hash_table_lookup (two, k);
+    g_assert_nonnull (b);
+    g_test_message ("%s: %.9g (1 process) %.9g (2 ranks)", (char *) k, a, *b);
+    g_assert_cmpfloat (fabs (*b - a), <=, 1e-6 * fabs (a) + 1e-12);
+  }
+  /* rank 1 reports nothing */
+  g_assert_null (strstr (log, "[1,1]<stderr>:metric"));
+}
+
 /* a configuration error on every rank: one line, and the job ends (no
  * rank waits for the others forever) */
 static void
@@ -249,6 +330,7 @@ main (int argc, char **argv)
   dir = test_tmpdir ();
   g_test_add_func ("/dist/doubled-batch", test_doubled_batch);
   g_test_add_func ("/dist/resume", test_resume);
+  g_test_add_func ("/dist/metrics", test_metrics);
   g_test_add_func ("/dist/failure-ends-job", test_failure_ends_job);
   g_test_add_func ("/dist/without-mpi", test_without_mpi);
   int rc = g_test_run ();
