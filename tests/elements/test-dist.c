@@ -317,9 +317,95 @@ test_without_mpi (void)
   g_assert_cmpuint (g_strv_length (lines), ==, 1);
 }
 
+/* ---- NCCL: gradients on CUDA (compiled when the toolkit has NCCL) ---- */
+
+/* under mpirun: each rank's CUDA tensors of rank + 1 become their mean;
+ * exits 77 on every rank when some rank has no CUDA device */
+static int
+nccl_worker (void)
+{
+  GError *err = NULL;
+  if (!t2i_dist_init (&err)) {
+    g_printerr ("%s\n", err->message);
+    return 1;
+  }
+  double have = t2i_cuda_is_available () ? 1 : 0;
+  if (!t2i_dist_allreduce_f64 (&have, 1, &err)) {
+    g_printerr ("%s\n", err->message);
+    return 1;
+  }
+  if (have < t2i_dist_size ()) {
+    g_printerr ("rank %d: %s\n", t2i_dist_rank (), t2i_cuda_is_available ()
+        ? "another rank has no CUDA device" : t2i_cuda_unavailable_reason ());
+    return 77;
+  }
+  const float r = (float) t2i_dist_rank () + 1;
+  g_autoptr (T2iTensor) a = t2i_tensor_full (T2I_F32, T2I_SHAPE (3, 5), r);
+  g_autoptr (T2iTensor) b = t2i_tensor_full (T2I_F32, T2I_SHAPE (7), -r);
+  g_autoptr (T2iTensor) da = t2i_tensor_to_device (a, T2I_DEVICE_CUDA, &err);
+  g_autoptr (T2iTensor) db = da ? t2i_tensor_to_device (b, T2I_DEVICE_CUDA,
+      &err) : NULL;
+  if (!db || !t2i_dist_allreduce_mean_tensors ((T2iTensor *[]) { da, db }, 2,
+          &err)) {
+    g_printerr ("rank %d: %s\n", t2i_dist_rank (), err->message);
+    return 1;
+  }
+  g_autoptr (T2iTensor) ha = t2i_tensor_to_device (da, T2I_DEVICE_CPU, NULL);
+  g_autoptr (T2iTensor) hb = t2i_tensor_to_device (db, T2I_DEVICE_CPU, NULL);
+  const float mean = (t2i_dist_size () + 1) / 2.0f;
+  for (gint64 i = 0; i < ha->numel; i++)
+    if (t2i_tensor_f32 (ha)[i] != mean)
+      return 2;
+  for (gint64 i = 0; i < hb->numel; i++)
+    if (t2i_tensor_f32 (hb)[i] != -mean)
+      return 2;
+  return 0;
+}
+
+static const char *self_path;
+
+static void
+test_nccl (void)
+{
+  if (!t2i_dist_have_nccl ()) {
+    g_test_skip ("t2i was built without NCCL (needs the CUDA toolkit's "
+        "nccl.h at build time, and MPI)");
+    return;
+  }
+  if (!t2i_cuda_is_available ()) {
+    g_autofree char *why = g_strdup_printf ("GPU test: no CUDA here (%s)",
+        t2i_cuda_unavailable_reason ());
+    g_test_skip (why);
+    return;
+  }
+  if (!can_run ())
+    return;
+  /* one GPU per rank */
+  const char *argv[] = { "timeout", "240", mpirun, "--allow-run-as-root",
+    "--oversubscribe", "-np", "2", "sh", "-c",
+    "CUDA_VISIBLE_DEVICES=$OMPI_COMM_WORLD_LOCAL_RANK exec \"$0\" "
+        "--nccl-worker", self_path, NULL
+  };
+  g_autofree char *out = NULL, *err = NULL;
+  gint status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+          G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, NULL));
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 77) {
+    g_autofree char *why = g_strdup_printf ("GPU test: needs 2 CUDA "
+        "devices, one per rank: %s", g_strstrip (err));
+    g_test_skip (why);
+    return;
+  }
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    g_error ("NCCL all-reduce on 2 ranks failed:\n%s%s", out, err);
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc > 1 && g_str_equal (argv[1], "--nccl-worker"))
+    return nccl_worker ();
+  self_path = argv[0];
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   if (argc < 4)
@@ -333,6 +419,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dist/metrics", test_metrics);
   g_test_add_func ("/dist/failure-ends-job", test_failure_ends_job);
   g_test_add_func ("/dist/without-mpi", test_without_mpi);
+  g_test_add_func ("/dist/nccl", test_nccl);
   int rc = g_test_run ();
   test_rmdir (dir);
   g_free (dir);
