@@ -74,7 +74,8 @@
  * @samples and posts messages; at each save and at the end the ranks
  * compare a hash of their parameters and stop with an error if they
  * differ.  Resuming needs the same checkpoint on every rank (a shared
- * filesystem).
+ * filesystem) and the number of ranks that wrote it (the metadata `ranks`;
+ * another number is a warning: the batch of a step changes).
  *
  * ## Example launch line
  * |[
@@ -894,6 +895,7 @@ save_checkpoint (T2iTrainer * self, GError ** error)
   put (meta, "rng/offset", g_strdup_printf ("%" G_GUINT64_FORMAT,
           rng_offset));
   put (meta, "groups", g_strjoinv (",", groups));
+  put (meta, "ranks", g_strdup_printf ("%d", self->size));
 
   g_ptr_array_add (names, NULL);
   return t2i_safetensors_save (self->checkpoint,
@@ -984,8 +986,17 @@ open_resume_file (T2iTrainer * self)
     t2i_safetensors_free (st);
     return FALSE;
   }
-  guint64 epoch = 0;
+  guint64 epoch = 0, ranks = 1;
   parse_u64 (t2i_safetensors_get_metadata (st, "epoch"), &epoch);
+  parse_u64 (t2i_safetensors_get_metadata (st, "ranks"), &ranks);
+  if (ranks != (guint64) self->size && self->rank == 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("resume: checkpoint=%s was written by a run of %" G_GUINT64_FORMAT
+            " rank(s), this one has %d: the batch of a step is now %d x "
+            "batch-size and the steps that follow see other items than the "
+            "first run would have; resume with the same number of ranks to "
+            "continue it exactly", self->checkpoint, ranks, self->size,
+            self->size), (NULL));
   self->step = self->saved_step = (gint64) step;
   self->epoch = (gint64) epoch;
   t2i_session_set_seed (self->session, seed);

@@ -207,6 +207,13 @@ test_resume (void)
   run_ok (2, d_half);
   run_ok (2, d_rest);
   compare_checkpoints (full, part, 0);
+
+  /* another number of ranks resumes with a warning */
+  g_autofree char *d_more = train (2, 5, part, TRUE);
+  g_autofree char *log = NULL;
+  g_assert_cmpint (run (1, d_more, &log), ==, 0);
+  if (!strstr (log, "was written by a run of 2 rank(s), this one has 1"))
+    g_error ("expected the warning about 2 ranks, got:\n%s", log);
 }
 
 /* an evaluation pipeline: kind -> value of each t2i-metric in @json */
