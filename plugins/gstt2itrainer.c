@@ -472,7 +472,7 @@ run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
   if (run) {
     /* rank 0 runs it alone: a session of its own, not part of the job */
     T2iSession *local = t2i_session_new ();
-    t2i_session_set_local (local);
+    t2i_session_set_rank (local, 0, 1);
     t2i_session_provide (local, pipe);
     g_object_unref (local);
     GstBus *bus = gst_element_get_bus (pipe);

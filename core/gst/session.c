@@ -174,11 +174,12 @@ t2i_session_get_size (T2iSession * self)
 }
 
 void
-t2i_session_set_local (T2iSession * self)
+t2i_session_set_rank (T2iSession * self, gint rank, gint size)
 {
-  self->rank = 0;
-  self->size = 1;
-  t2i_rng_set_shard (&self->rng, 0, 1);
+  g_return_if_fail (size >= 1 && rank >= 0 && rank < size);
+  self->rank = rank;
+  self->size = size;
+  t2i_rng_set_shard (&self->rng, (guint) rank, (guint) size);
 }
 
 gint64

@@ -50,9 +50,12 @@ void t2i_session_set_resume_step (T2iSession * self, gint64 step);
  * session reads as rank 0 of 1. */
 gint t2i_session_get_rank (T2iSession * self);
 gint t2i_session_get_size (T2iSession * self);
-/* Makes the session a world of its own (rank 0 of 1, an unsharded RNG):
- * for a pipeline one rank runs alone, such as t2itrainer's samples. */
-void t2i_session_set_local (T2iSession * self);
+/* Sets the rank and size the elements see, and the RNG's shard, before
+ * the pipeline starts.  0 of 1 makes a world of its own for a pipeline one
+ * rank runs alone (t2itrainer's samples).  Other values are for tests and
+ * for programs that run a rank's pipeline themselves: the collectives of
+ * t2itrainer and t2imetric go to t2i/dist.h's job whatever this says. */
+void t2i_session_set_rank (T2iSession * self, gint rank, gint size);
 
 /* Registry of parameter groups by name (e.g. "G", "D").  A group is an
  * opaque pointer owned by its element; the trainer looks groups up by the
