@@ -56,6 +56,16 @@
  * derives from @seed with counter-based generators, so a seed gives the
  * same bytes on every machine and resuming needs no state.
  *
+ * Data-parallel (`mpirun -np K t2i-launch ...`, docs/distributed.md):
+ * every rank knows its rank r from the session and reads a disjoint shard.
+ * Step s takes the K x @batch-size items s K B .. (s + 1) K B - 1 of the
+ * epoch's order, the items one process with batch-size K B would take;
+ * rank r gets the r-th run of B of them.  So the K ranks' batches of a
+ * step are, together and in rank order, the single process's batch, and
+ * an epoch has items / (K B) steps.  A bad image skipped with
+ * on-error=skip is replaced, on rank r, by positions r, r + K, ... after
+ * the step's items (one process takes the next ones in turn).
+ *
  * Bad data (folder, emoji): a malformed line, an empty caption, a missing
  * or undecodable image, an image path that leaves the folder (absolute,
  * with '..', or through a symbolic link unless @follow-links is set) is
@@ -175,6 +185,7 @@ struct _T2iDatasetSrc
   guint n_skipped;
   T2iShapesConfig shapes;
   GstCaps *caps;                /* under the object lock */
+  gint rank, size;              /* data-parallel shard (of the session) */
 };
 
 enum
@@ -883,6 +894,13 @@ load_item (T2iDatasetSrc * self, Item * item, gint64 epoch, gint64 pos,
 
 /* ---- records ---- */
 
+/* the position in the epoch's order of this rank's first item of @batch */
+static gint64
+first_position (T2iDatasetSrc * self, gint64 batch)
+{
+  return (batch * self->size + self->rank) * (gint64) self->batch_size;
+}
+
 static gboolean
 set_or_fail (T2iDatasetSrc * self, GstBuffer * rec, const char *name,
     T2iTensor * t, const char *const *strv)
@@ -911,7 +929,7 @@ build_shapes_batch (T2iDatasetSrc * self, gint64 epoch, gint64 batch)
 
   ensure_order (self, epoch);
   for (gint j = 0; j < n; j++) {
-    gint64 slot = self->order[batch * n + j], image, k;
+    gint64 slot = self->order[first_position (self, batch) + j], image, k;
     slot_to_image (self, slot, &image, &k);
     guint64 index = (guint64) epoch * (guint64) self->n_images +
         (guint64) image;
@@ -951,9 +969,10 @@ build_folder_batch (T2iDatasetSrc * self, gint64 epoch, gint64 batch)
 
   ensure_order (self, epoch);
   for (gint j = 0; ok && j < n; j++) {
-    gint64 pos = batch * n + j;
-    /* a bad image is replaced by the next slot after this batch */
-    gint64 next = (batch + 1) * n;
+    gint64 pos = first_position (self, batch) + j;
+    /* a bad image is replaced by the next slot after this step's items
+     * (rank r of K: every K-th, so the ranks' replacements differ) */
+    gint64 next = (batch + 1) * n * self->size + self->rank;
     for (gint64 tries = 0;; tries++) {
       gint64 slot = self->order[pos % self->n_slots], im, k;
       Item *item;
@@ -984,7 +1003,8 @@ build_folder_batch (T2iDatasetSrc * self, gint64 epoch, gint64 batch)
           break;
         }
       }
-      pos = next++;
+      pos = next;
+      next += self->size;
     }
   }
   if (ok) {
@@ -1159,8 +1179,11 @@ t2i_dataset_src_start (GstBaseSrc * src)
             self->resolution * sizeof (float) / (1 << 30)), (NULL));
     return FALSE;
   }
+  T2iSession *session = t2i_source_get_session (T2I_SOURCE (self));
   self->eff_seed = self->seed >= 0 ? (guint64) self->seed :
-      t2i_session_get_seed (t2i_source_get_session (T2I_SOURCE (self)));
+      t2i_session_get_seed (session);
+  self->rank = t2i_session_get_rank (session);
+  self->size = t2i_session_get_size (session);
   if (!parse_options (self))
     return FALSE;
 
@@ -1183,18 +1206,21 @@ t2i_dataset_src_start (GstBaseSrc * src)
   } else {
     self->n_slots = self->n_images * self->captions_per_image;
   }
-  if (self->n_slots < self->batch_size) {
+  gint64 step_items = (gint64) self->batch_size * self->size;
+  if (self->n_slots < step_items) {
+    g_autofree gchar *ranks = self->size > 1 ?
+        g_strdup_printf (" x %d ranks", self->size) : g_strdup ("");
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("dataset=%s split=%s has %" G_GINT64_FORMAT " items per epoch, "
-            "fewer than batch-size=%d; lower batch-size%s",
+            "fewer than batch-size=%d%s; lower batch-size%s",
             dataset_name (self->dataset), split_name (self->split),
-            self->n_slots, self->batch_size,
+            self->n_slots, self->batch_size, ranks,
             self->dataset == DATASET_SHAPES ? " or raise epoch-size" : ""),
         (NULL));
     return FALSE;
   }
 
-  self->steps_per_epoch = self->n_slots / self->batch_size;
+  self->steps_per_epoch = self->n_slots / step_items;
   if (self->epochs > 0 && self->max_steps > 0)
     self->total_steps = MIN (self->epochs * self->steps_per_epoch,
         self->max_steps);
@@ -1222,9 +1248,10 @@ t2i_dataset_src_start (GstBaseSrc * src)
   gst_caps_unref (caps);
   GST_INFO_OBJECT (self, "dataset=%s split=%s: %" G_GINT64_FORMAT " images, "
       "%" G_GINT64_FORMAT " steps per epoch, %" G_GINT64_FORMAT " steps, "
-      "seed %" G_GUINT64_FORMAT, dataset_name (self->dataset),
-      split_name (self->split), self->n_images, self->steps_per_epoch,
-      self->total_steps, self->eff_seed);
+      "seed %" G_GUINT64_FORMAT ", rank %d of %d",
+      dataset_name (self->dataset), split_name (self->split), self->n_images,
+      self->steps_per_epoch, self->total_steps, self->eff_seed, self->rank,
+      self->size);
   return TRUE;
 }
 
@@ -1517,5 +1544,6 @@ t2i_dataset_src_init (T2iDatasetSrc * self)
   self->epoch_size = DEFAULT_EPOCH_SIZE;
   self->max_objects = DEFAULT_MAX_OBJECTS;
   self->order_epoch = -1;
+  self->size = 1;
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
 }

@@ -62,6 +62,14 @@
  * When records come once per GAN phase (t2idatasetsrc phases=D,G), only
  * the records of the first phase seen count, so each batch counts once.
  *
+ * Data-parallel (`mpirun -np K t2i-launch eval.t2i`, docs/distributed.md):
+ * each rank accumulates its shard of the data (t2idatasetsrc), and at EOS
+ * the ranks send what they accumulated to rank 0: FID's sums (merged),
+ * attr-acc's counts (added), and the rows of the other kinds put back in
+ * the single process's stream order (batch by batch, rank by rank), so IS
+ * splits, R-precision candidates and best-of groups are the ones one
+ * process sees.  Rank 0 alone reports and writes @output and @real-stats.
+ *
  * ## Example launch line
  * |[
  * t2i-launch -- t2idatasetsrc dataset=shapes batch-size=8 max-steps=2 resolution=32 ! t2imetric kind=attr-acc fake=image ! fakesink
@@ -132,6 +140,8 @@ struct _T2iMetric
   T2iFsim *fsim;
   T2iShapesDetector *detector;
   T2iAttrAcc acc;
+  GArray *batch_rows;           /* items counted per record, in order */
+  gint rank, size;              /* data-parallel (of the session) */
 
   /* the feature extractor (extractor=inception-v3|clip), kept across
    * start/stop while extractor, extractor-weights and kind stay the same */
@@ -834,28 +844,243 @@ t2i_metric_process (T2iTransform * t, GstBuffer * record, GError ** error)
     }
   }
 
+  gint64 before = self->n;
+  gboolean ok = TRUE;
   switch (self->kind) {
     case T2I_METRIC_FID:
-      return add_fid (self, record, error);
+      ok = add_fid (self, record, error);
+      break;
     case T2I_METRIC_IS:{
-      guint before = self->floats_a->len;
+      guint rows = self->floats_a->len;
       gboolean model = extractor_model (self) != MODEL_NONE;
-      if (!add_rows (self, self->floats_a, record, model ? "fake" : "logits",
-              model ? self->fake : self->logits, error))
-        return FALSE;
-      self->n += (self->floats_a->len - before) / self->width;
-      return TRUE;
+      ok = add_rows (self, self->floats_a, record, model ? "fake" : "logits",
+          model ? self->fake : self->logits, error);
+      if (ok)
+        self->n += (self->floats_a->len - rows) / self->width;
+      break;
     }
     case T2I_METRIC_R_PRECISION:
     case T2I_METRIC_CLIP_SCORE:
-      return add_embeddings (self, record, error);
+      ok = add_embeddings (self, record, error);
+      break;
     case T2I_METRIC_SSIM:
     case T2I_METRIC_FSIM:
-      return add_pairs (self, record, error);
+      ok = add_pairs (self, record, error);
+      break;
     case T2I_METRIC_ATTR_ACC:
-      return add_attr (self, record, error);
+      ok = add_attr (self, record, error);
+      break;
   }
+  if (ok) {
+    gint64 rows = self->n - before;
+    g_array_append_val (self->batch_rows, rows);
+  }
+  return ok;
+}
+
+/* ---- data-parallel: every rank's share to rank 0 ---- */
+
+/* what this rank accumulated, as bytes: counts, the per-record rows, the
+ * row arrays, the attr-acc counts and the FID sums */
+static GBytes *
+pack_share (T2iMetric * self)
+{
+  GByteArray *b = g_byte_array_new ();
+  g_autoptr (GBytes) fake = self->fid_fake ?
+      t2i_fid_stats_serialize (self->fid_fake) : NULL;
+  g_autoptr (GBytes) real = self->fid_real && !self->real_loaded ?
+      t2i_fid_stats_serialize (self->fid_real) : NULL;
+  gint64 head[8] = { self->n, self->width, self->batch_rows->len,
+    self->floats_a->len, self->floats_b->len, self->values->len,
+    fake ? (gint64) g_bytes_get_size (fake) : 0,
+    real ? (gint64) g_bytes_get_size (real) : 0,
+  };
+  g_byte_array_append (b, (const guint8 *) head, sizeof head);
+  g_byte_array_append (b, (const guint8 *) self->batch_rows->data,
+      self->batch_rows->len * sizeof (gint64));
+  g_byte_array_append (b, (const guint8 *) self->floats_a->data,
+      self->floats_a->len * sizeof (float));
+  g_byte_array_append (b, (const guint8 *) self->floats_b->data,
+      self->floats_b->len * sizeof (float));
+  g_byte_array_append (b, (const guint8 *) self->values->data,
+      self->values->len * sizeof (double));
+  g_byte_array_append (b, (const guint8 *) &self->acc, sizeof self->acc);
+  if (fake)
+    g_byte_array_append (b, g_bytes_get_data (fake, NULL),
+        g_bytes_get_size (fake));
+  if (real)
+    g_byte_array_append (b, g_bytes_get_data (real, NULL),
+        g_bytes_get_size (real));
+  return g_byte_array_free_to_bytes (b);
+}
+
+/* one rank's share, pointing into the gathered bytes */
+typedef struct
+{
+  gint64 n, width, n_batches, len_a, len_b, len_v, len_fake, len_real;
+  const gint64 *rows;
+  const float *a, *b;
+  const double *v;
+  T2iAttrAcc acc;
+  GBytes *fake, *real;
+  gint64 next_a, next_b, next_v;        /* cursors while merging */
+} Share;
+
+static gboolean
+unpack_share (GBytes * bytes, Share * sh, GError ** error)
+{
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data (bytes, &len);
+  gint64 head[8];
+  gsize need = sizeof head;
+
+  memset (sh, 0, sizeof *sh);
+  if (len >= sizeof head) {
+    memcpy (head, p, sizeof head);
+    need += (gsize) head[2] * sizeof (gint64) + (gsize) (head[3] + head[4]) *
+        sizeof (float) + (gsize) head[5] * sizeof (double) + sizeof sh->acc +
+        (gsize) head[6] + (gsize) head[7];
+  }
+  if (len < sizeof head || len != need) {
+    g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
+        "a rank sent %" G_GSIZE_FORMAT " bytes that are no metric share",
+        len);
+    return FALSE;
+  }
+  sh->n = head[0];
+  sh->width = head[1];
+  sh->n_batches = head[2];
+  sh->len_a = head[3];
+  sh->len_b = head[4];
+  sh->len_v = head[5];
+  sh->len_fake = head[6];
+  sh->len_real = head[7];
+  p += sizeof head;
+  sh->rows = (const gint64 *) p;
+  p += sh->n_batches * sizeof (gint64);
+  sh->a = (const float *) p;
+  p += sh->len_a * sizeof (float);
+  sh->b = (const float *) p;
+  p += sh->len_b * sizeof (float);
+  sh->v = (const double *) p;
+  p += sh->len_v * sizeof (double);
+  memcpy (&sh->acc, p, sizeof sh->acc);
+  p += sizeof sh->acc;
+  sh->fake = sh->len_fake ? g_bytes_new_from_bytes (bytes, (gsize) (p -
+          (const guint8 *) g_bytes_get_data (bytes, NULL)),
+      (gsize) sh->len_fake) : NULL;
+  p += sh->len_fake;
+  sh->real = sh->len_real ? g_bytes_new_from_bytes (bytes, (gsize) (p -
+          (const guint8 *) g_bytes_get_data (bytes, NULL)),
+      (gsize) sh->len_real) : NULL;
   return TRUE;
+}
+
+static gboolean
+merge_fid (T2iFidStats ** into, GBytes * bytes, GError ** error)
+{
+  g_autoptr (T2iFidStats) st = t2i_fid_stats_deserialize (bytes, error);
+  if (st == NULL)
+    return FALSE;
+  if (*into == NULL) {
+    *into = g_steal_pointer (&st);
+    return TRUE;
+  }
+  return t2i_fid_stats_merge (*into, st, error);
+}
+
+/* On rank 0: the state one process would have after the whole stream.
+ * The others take part in the gather and keep nothing. */
+static gboolean
+gather_shares (T2iMetric * self, GError ** error)
+{
+  g_autoptr (GBytes) mine = pack_share (self);
+  g_autoptr (GPtrArray) all = t2i_dist_gather (mine, error);
+  if (all == NULL)
+    return FALSE;
+  if (self->rank != 0) {
+    self->n = 0;
+    return TRUE;
+  }
+  guint k = all->len;
+  Share *sh = g_new0 (Share, k);
+  gboolean ok = TRUE;
+  gint64 batches = 0;
+  for (guint r = 0; ok && r < k; r++) {
+    ok = unpack_share (all->pdata[r], &sh[r], error);
+    batches = ok ? MAX (batches, sh[r].n_batches) : batches;
+  }
+
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (float));
+  GArray *b = g_array_new (FALSE, FALSE, sizeof (float));
+  GArray *v = g_array_new (FALSE, FALSE, sizeof (double));
+  T2iAttrAcc acc = { 0 };
+  gint64 n = 0, width = 0;
+  /* the single process's stream order: batch by batch, rank by rank */
+  for (gint64 i = 0; ok && i < batches; i++) {
+    for (guint r = 0; r < k; r++) {
+      if (i >= sh[r].n_batches)
+        continue;
+      gint64 rows = sh[r].rows[i];
+      if (sh[r].len_a) {
+        g_array_append_vals (a, sh[r].a + sh[r].next_a,
+            (guint) (rows * sh[r].width));
+        sh[r].next_a += rows * sh[r].width;
+      }
+      if (sh[r].len_b) {
+        g_array_append_vals (b, sh[r].b + sh[r].next_b,
+            (guint) (rows * sh[r].width));
+        sh[r].next_b += rows * sh[r].width;
+      }
+      if (sh[r].len_v) {
+        g_array_append_vals (v, sh[r].v + sh[r].next_v, (guint) rows);
+        sh[r].next_v += rows;
+      }
+    }
+  }
+  for (guint r = 0; ok && r < k; r++) {
+    if (width == 0)
+      width = sh[r].width;
+    if (sh[r].width != 0 && sh[r].width != width) {
+      g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
+          "rank %u's rows have %" G_GINT64_FORMAT " columns, rank 0's %"
+          G_GINT64_FORMAT, r, sh[r].width, width);
+      ok = FALSE;
+    }
+    n += sh[r].n;
+    acc.images += sh[r].acc.images;
+    acc.objects += sh[r].acc.objects;
+    acc.pairs += sh[r].acc.pairs;
+    for (guint j = 0; j < T2I_SHAPES_N_ATTRS; j++)
+      acc.correct[j] += sh[r].acc.correct[j];
+  }
+  /* FID: rank 0's own sums, then the others' */
+  for (guint r = 1; ok && r < k; r++) {
+    if (sh[r].fake)
+      ok = merge_fid (&self->fid_fake, sh[r].fake, error);
+    if (ok && sh[r].real && !self->real_loaded)
+      ok = merge_fid (&self->fid_real, sh[r].real, error);
+  }
+  if (ok) {
+    g_array_unref (self->floats_a);
+    g_array_unref (self->floats_b);
+    g_array_unref (self->values);
+    self->floats_a = g_steal_pointer (&a);
+    self->floats_b = g_steal_pointer (&b);
+    self->values = g_steal_pointer (&v);
+    self->acc = acc;
+    self->n = n;
+    self->width = (gint) width;
+  }
+  g_clear_pointer (&a, g_array_unref);
+  g_clear_pointer (&b, g_array_unref);
+  g_clear_pointer (&v, g_array_unref);
+  for (guint r = 0; r < k; r++) {
+    g_clear_pointer (&sh[r].fake, g_bytes_unref);
+    g_clear_pointer (&sh[r].real, g_bytes_unref);
+  }
+  g_free (sh);
+  return ok;
 }
 
 /* ---- results ---- */
@@ -1072,6 +1297,16 @@ t2i_metric_finish (T2iMetric * self)
   GstStructure *details;
   double value = NAN;
 
+  if (self->size > 1) {
+    if (!gather_shares (self, &err)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s: data-parallel: %s",
+              kind_name (self->kind), err->message), (NULL));
+      return;
+    }
+    /* rank 0 reports for the job */
+    if (self->rank != 0)
+      return;
+  }
   if (self->n == 0) {
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("%s: no items reached t2imetric, nothing to report",
@@ -1127,6 +1362,7 @@ reset (T2iMetric * self)
   g_clear_pointer (&self->floats_a, g_array_unref);
   g_clear_pointer (&self->floats_b, g_array_unref);
   g_clear_pointer (&self->values, g_array_unref);
+  g_clear_pointer (&self->batch_rows, g_array_unref);
   g_clear_pointer (&self->fsim, t2i_fsim_free);
   g_clear_pointer (&self->detector, t2i_shapes_detector_free);
   memset (&self->acc, 0, sizeof (self->acc));
@@ -1163,6 +1399,12 @@ t2i_metric_start (GstBaseTransform * trans)
   self->floats_a = g_array_new (FALSE, FALSE, sizeof (float));
   self->floats_b = g_array_new (FALSE, FALSE, sizeof (float));
   self->values = g_array_new (FALSE, FALSE, sizeof (double));
+  self->batch_rows = g_array_new (FALSE, FALSE, sizeof (gint64));
+  {
+    T2iSession *session = t2i_transform_get_session (T2I_TRANSFORM (self));
+    self->rank = t2i_session_get_rank (session);
+    self->size = t2i_session_get_size (session);
+  }
   if (!parse_top_k (self)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("top-k=%s: give 1 to %d ranks >= 1 separated by commas, e.g. "

@@ -19,6 +19,10 @@
  * stream with that key instead: the same seed gives the same z whatever
  * else the pipeline draws (the sampling seed of a generation pipeline).
  *
+ * In a data-parallel run (`mpirun -np K`, docs/distributed.md) both
+ * streams are sharded: the K ranks' batches together get the noise one
+ * process draws for the K-times larger batch.
+ *
  * @truncation multiplies the noise: z = psi * n.  This is the plain
  * "truncation by scaling" of BigGAN-style sampling; StyleGAN's truncation
  * trick (pulling w towards its mean) lives in the generator.
@@ -140,7 +144,11 @@ t2i_noise_process (T2iTransform * t, GstBuffer * record, GError ** error)
   T2iRng *rng;
   if (self->seed >= 0) {
     if (!self->own_ready) {
+      T2iSession *session = t2i_transform_get_session (t);
       t2i_rng_init (&self->own, (guint64) self->seed);
+      /* data-parallel: each rank its part of the one stream */
+      t2i_rng_set_shard (&self->own, (guint) t2i_session_get_rank (session),
+          (guint) t2i_session_get_size (session));
       self->own_ready = TRUE;
     }
     rng = &self->own;

@@ -75,6 +75,21 @@
  * every @report-every steps, `t2i-checkpoint` (path, step) after each
  * save, then `t2i-samples` and `t2i-eval` as above.
  *
+ * Data-parallel (`mpirun -np K t2i-launch ...`, docs/distributed.md): each
+ * rank trains on its shard of the data (t2idatasetsrc), and before every
+ * optimizer step the trainer replaces each group's gradients by their mean
+ * over the ranks (one fused all-reduce per group and record), so every rank
+ * takes the same step: K ranks at batch-size B train as one process at
+ * K B (lr is not scaled).  The losses it reports and checks for NaN are
+ * the ranks' means, the group's other tensors (moving averages such as
+ * StyleGAN2's w_avg) are averaged after its step, and at start every
+ * rank takes rank 0's parameters.  Rank 0 alone writes checkpoints, runs
+ * @samples and posts messages; at each save and at the end the ranks
+ * compare a hash of their parameters and stop with an error if they
+ * differ.  Resuming needs the same checkpoint on every rank (a shared
+ * filesystem) and the number of ranks that wrote it (the metadata `ranks`;
+ * another number is a warning: the batch of a step changes).
+ *
  * ## Example launch line
  * |[
  * t2i-launch -- t2itensorsrc location=in.safetensors repeat=4 ! t2igenerator name=G cond=x noise=y resolution=16 channels=32 w-dim=32 cond-hidden=32 mapping-layers=2 ! t2idiscriminator name=D real="" fake=fake cond=x channels=32 ! t2iloss kind=gan-logistic-g update=G output=G ! t2itrainer lr=0.002 betas=0,0.99 ema=G checkpoint=run.safetensors save-every=2
@@ -158,6 +173,10 @@ struct _T2iTrainer
   GPtrArray *slots;             /* Slot*, sorted by name */
   GPtrArray *averages;          /* Average*, in ema= order */
   T2iSafetensors *resume_file;  /* open until the parameters are loaded */
+  gint rank, size;              /* data-parallel: this rank of size */
+  gboolean synced;              /* rank 0's parameters taken */
+  GArray *loss_values;          /* this record's loss values (double) */
+  GArray *buffers;              /* averaging a group's other tensors */
   gint64 step;                  /* steps done */
   gint64 saved_step;            /* step of the file on disk, -1 if none */
   gint64 epoch;
@@ -627,6 +646,13 @@ run_side (T2iTrainer * self, Side side, const char *checkpoint, gint64 step,
   }
   gboolean ok = TRUE;
   GstStructure *captions = NULL;
+  if (run) {
+    /* rank 0 runs it alone: a session of its own, not part of the job */
+    T2iSession *local = t2i_session_new ();
+    t2i_session_set_rank (local, 0, 1);
+    t2i_session_provide (local, pipe);
+    g_object_unref (local);
+  }
   GstBus *bus = gst_element_get_bus (pipe);
   /* a failed start has its element's error on the bus; without one the
    * wait below would never end */
@@ -794,6 +820,226 @@ compare_slots (gconstpointer a, gconstpointer b)
   return strcmp (x->name, y->name);
 }
 
+/* ---- data-parallel (docs/distributed.md) ---- */
+
+/* posts @err as the element's one error line; returns FALSE */
+static gboolean
+dist_failed (T2iTrainer * self, GError * err)
+{
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("data-parallel: %s",
+          err->message), (NULL));
+  g_error_free (err);
+  self->failed = TRUE;
+  return FALSE;
+}
+
+/* rank 0's values of @tensors (CPU) on every rank, in one broadcast */
+static gboolean
+broadcast_tensors (T2iTrainer * self, GPtrArray * tensors)
+{
+  gsize total = 0, off = 0;
+  GError *err = NULL;
+
+  for (guint i = 0; i < tensors->len; i++)
+    total += ((T2iTensor *) tensors->pdata[i])->nbytes;
+  guint8 *buf = g_malloc (MAX (total, 1));
+  for (guint i = 0; i < tensors->len; i++) {
+    T2iTensor *t = tensors->pdata[i];
+    memcpy (buf + off, t->data, t->nbytes);
+    off += t->nbytes;
+  }
+  gboolean ok = t2i_dist_broadcast (buf, total, &err);
+  off = 0;
+  for (guint i = 0; ok && i < tensors->len; i++) {
+    T2iTensor *t = tensors->pdata[i];
+    memcpy (t->data, buf + off, t->nbytes);
+    off += t->nbytes;
+  }
+  g_free (buf);
+  return ok || dist_failed (self, err);
+}
+
+/* every parameter of @group, trainable or not */
+static void
+add_values (GPtrArray * out, T2iParamGroup * group)
+{
+  for (guint i = 0; i < t2i_param_group_n_params (group); i++)
+    g_ptr_array_add (out, t2i_param_group_get (group, i)->value);
+}
+
+/* Before the first step: every rank takes rank 0's parameters of the
+ * groups it trains and of their moving averages (they agree already when
+ * initialised from the same seed or loaded from the same file; this makes
+ * sure). */
+static gboolean
+sync_parameters (T2iTrainer * self)
+{
+  g_autoptr (GPtrArray) values = g_ptr_array_new ();
+  for (guint i = 0; i < self->slots->len; i++)
+    add_values (values, ((Slot *) self->slots->pdata[i])->group);
+  for (guint i = 0; i < self->averages->len; i++)
+    add_values (values, t2i_ema_get_group (((Average *)
+                self->averages->pdata[i])->ema));
+  return broadcast_tensors (self, values);
+}
+
+/* The gradients of @slot's trainable parameters become their means over
+ * the ranks, in one fused all-reduce.  A parameter without a gradient on
+ * this rank counts as zeros; one without a gradient on every rank keeps
+ * none (the optimizer skips it, as in one process). */
+static gboolean
+average_gradients (T2iTrainer * self, Slot * slot)
+{
+  guint n = t2i_param_group_n_params (slot->group);
+  g_autoptr (GPtrArray) grads = g_ptr_array_new ();
+  g_autoptr (GPtrArray) params = g_ptr_array_new ();
+  GError *err = NULL;
+
+  for (guint i = 0; i < n; i++) {
+    T2iParam *p = t2i_param_group_get (slot->group, i);
+    if (p->trainable)
+      g_ptr_array_add (params, p->value);
+  }
+  g_autoptr (T2iTensor) had = t2i_tensor_zeros (T2I_F32,
+      T2I_SHAPE (MAX (params->len, 1)));
+  for (guint i = 0; i < params->len; i++) {
+    T2iTensor *v = params->pdata[i];
+    if (v->grad)
+      t2i_tensor_f32 (had)[i] = 1.0f;
+    else
+      v->grad = t2i_tensor_zeros_like (v);
+    g_ptr_array_add (grads, v->grad);
+  }
+  g_ptr_array_add (grads, had);
+  if (!t2i_dist_allreduce_mean_tensors ((T2iTensor **) grads->pdata,
+          grads->len, &err)) {
+    g_prefix_error (&err, "averaging the gradients of group '%s': ",
+        slot->name);
+    return dist_failed (self, err);
+  }
+  for (guint i = 0; i < params->len; i++)
+    if (t2i_tensor_f32 (had)[i] == 0.0f)
+      t2i_tensor_zero_grad (params->pdata[i]);
+  return TRUE;
+}
+
+/* After @slot's step: its other f32 tensors (moving averages updated in
+ * the forward pass, such as StyleGAN2's w_avg) become their means over the
+ * ranks.  Summed in double, so tensors that agree stay bit for bit; a
+ * running mean of batch means is then the one of the whole batch. */
+static gboolean
+average_buffers (T2iTrainer * self, Slot * slot)
+{
+  guint n = t2i_param_group_n_params (slot->group);
+  GArray *buf = self->buffers;
+  GError *err = NULL;
+
+  g_array_set_size (buf, 0);
+  for (guint i = 0; i < n; i++) {
+    T2iParam *p = t2i_param_group_get (slot->group, i);
+    T2iTensor *v = p->value;
+    if (p->trainable || v->dtype != T2I_F32 || v->device != T2I_DEVICE_CPU)
+      continue;
+    for (gint64 j = 0; j < v->numel; j++) {
+      double d = t2i_tensor_f32 (v)[j];
+      g_array_append_val (buf, d);
+    }
+  }
+  if (buf->len == 0)
+    return TRUE;
+  if (!t2i_dist_allreduce_f64 ((double *) buf->data, buf->len, &err)) {
+    g_prefix_error (&err, "averaging the tensors of group '%s': ",
+        slot->name);
+    return dist_failed (self, err);
+  }
+  gsize off = 0;
+  for (guint i = 0; i < n; i++) {
+    T2iParam *p = t2i_param_group_get (slot->group, i);
+    T2iTensor *v = p->value;
+    if (p->trainable || v->dtype != T2I_F32 || v->device != T2I_DEVICE_CPU)
+      continue;
+    for (gint64 j = 0; j < v->numel; j++)
+      t2i_tensor_f32 (v)[j] = (float) (g_array_index (buf, double, off++) /
+          self->size);
+  }
+  return TRUE;
+}
+
+/* FNV-1a over the 64-bit words (and the tail bytes) of @t's values */
+static guint64
+hash_tensor (const T2iTensor * t, guint64 h)
+{
+  const guint8 *p = t->data;
+  gsize n = t->nbytes, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    guint64 w;
+    memcpy (&w, p + i, 8);
+    h = (h ^ w) * G_GUINT64_CONSTANT (0x100000001b3);
+  }
+  for (; i < n; i++)
+    h = (h ^ p[i]) * G_GUINT64_CONSTANT (0x100000001b3);
+  return h;
+}
+
+static guint64
+hash_group (T2iParamGroup * g)
+{
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  for (guint i = 0; i < t2i_param_group_n_params (g); i++)
+    h = hash_tensor (t2i_param_group_get (g, i)->value, h);
+  return h;
+}
+
+/* Every rank must hold the same parameters (the sums are the same on every
+ * rank, and so are the steps): compares a hash of each trained group and
+ * moving average with rank 0's, and stops every rank with one line naming
+ * the group when one differs. */
+static gboolean
+verify_replicas (T2iTrainer * self)
+{
+  guint n = self->slots->len + self->averages->len;
+  g_autofree guint64 *mine = g_new0 (guint64, MAX (n, 1));
+  g_autofree guint64 *root = g_new0 (guint64, MAX (n, 1));
+  g_autofree double *differ = g_new0 (double, MAX (n, 1));
+  GError *err = NULL;
+
+  for (guint i = 0; i < n; i++)
+    mine[i] = hash_group (i < self->slots->len ?
+        ((Slot *) self->slots->pdata[i])->group :
+        t2i_ema_get_group (((Average *) self->averages->pdata[i -
+                    self->slots->len])->ema));
+  memcpy (root, mine, n * sizeof (guint64));
+  if (!t2i_dist_broadcast (root, n * sizeof (guint64), &err))
+    return dist_failed (self, err);
+  for (guint i = 0; i < n; i++)
+    differ[i] = mine[i] != root[i];
+  if (!t2i_dist_allreduce_f64 (differ, n, &err))
+    return dist_failed (self, err);
+  for (guint i = 0; i < n; i++) {
+    if (differ[i] == 0)
+      continue;
+    const char *name = i < self->slots->len ?
+        ((Slot *) self->slots->pdata[i])->name :
+        t2i_param_group_get_name (t2i_ema_get_group (((Average *)
+                self->averages->pdata[i - self->slots->len])->ema));
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("data-parallel: after step %" G_GINT64_FORMAT " the parameters of "
+            "group '%s' differ between ranks (%.0f of %d differ from rank "
+            "0; this rank %s): some element computed differently on some "
+            "rank; training stopped", self->step, name, differ[i],
+            self->size, mine[i] == root[i] ? "agrees" : "differs"), (NULL));
+    self->failed = TRUE;
+    return FALSE;
+  }
+  guint64 all = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  for (guint i = 0; i < n; i++)
+    all = (all ^ mine[i]) * G_GUINT64_CONSTANT (0x100000001b3);
+  GST_INFO_OBJECT (self, "rank %d of %d, step %" G_GINT64_FORMAT ": the "
+      "parameters agree with rank 0 (hash %016" G_GINT64_MODIFIER "x)",
+      self->rank, self->size, self->step, all);
+  return TRUE;
+}
+
 /* ---- checkpoint ---- */
 
 static void
@@ -868,6 +1114,7 @@ save_checkpoint (T2iTrainer * self, GError ** error)
   put (meta, "rng/offset", g_strdup_printf ("%" G_GUINT64_FORMAT,
           rng_offset));
   put (meta, "groups", g_strjoinv (",", groups));
+  put (meta, "ranks", g_strdup_printf ("%d", self->size));
 
   g_ptr_array_add (names, NULL);
   return t2i_safetensors_save (self->checkpoint,
@@ -880,6 +1127,13 @@ static gboolean
 do_save (T2iTrainer * self)
 {
   GError *err = NULL;
+  if (self->size > 1 && !verify_replicas (self))
+    return FALSE;
+  /* the ranks hold the same parameters: rank 0 writes them */
+  if (self->rank != 0) {
+    self->saved_step = self->step;
+    return TRUE;
+  }
   if (!save_checkpoint (self, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("checkpoint=%s could not be written: %s", self->checkpoint,
@@ -910,7 +1164,7 @@ parse_u64 (const char *s, guint64 * out)
 /* In READY->PAUSED: opens the checkpoint to resume from and restores what
  * the sources need before they start (step, RNG). */
 static gboolean
-open_resume (T2iTrainer * self)
+open_resume_file (T2iTrainer * self)
 {
   GError *err = NULL;
   guint64 step, seed, rng_seed, rng_offset;
@@ -953,8 +1207,17 @@ open_resume (T2iTrainer * self)
     t2i_safetensors_free (st);
     return FALSE;
   }
-  guint64 epoch = 0;
+  guint64 epoch = 0, ranks = 1;
   parse_u64 (t2i_safetensors_get_metadata (st, "epoch"), &epoch);
+  parse_u64 (t2i_safetensors_get_metadata (st, "ranks"), &ranks);
+  if (ranks != (guint64) self->size && self->rank == 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("resume: checkpoint=%s was written by a run of %" G_GUINT64_FORMAT
+            " rank(s), this one has %d: the batch of a step is now %d x "
+            "batch-size and the steps that follow see other items than the "
+            "first run would have; resume with the same number of ranks to "
+            "continue it exactly", self->checkpoint, ranks, self->size,
+            self->size), (NULL));
   self->step = self->saved_step = (gint64) step;
   self->epoch = (gint64) epoch;
   t2i_session_set_seed (self->session, seed);
@@ -964,6 +1227,35 @@ open_resume (T2iTrainer * self)
   self->resume_file = st;
   GST_INFO_OBJECT (self, "resuming from %s at step %" G_GUINT64_FORMAT,
       self->checkpoint, step);
+  return TRUE;
+}
+
+/* Every rank resumes from the same step, or none does */
+static gboolean
+open_resume (T2iTrainer * self)
+{
+  if (!open_resume_file (self))
+    return FALSE;
+  if (self->size <= 1 || !self->resume)
+    return TRUE;
+  gint64 mine = self->resume_file ? self->step : -1, root = mine;
+  double differ;
+  GError *err = NULL;
+  if (!t2i_dist_broadcast (&root, sizeof root, &err))
+    return dist_failed (self, err);
+  differ = mine != root;
+  if (!t2i_dist_allreduce_f64 (&differ, 1, &err))
+    return dist_failed (self, err);
+  if (differ > 0) {
+    g_autofree char *at = mine >= 0 ? g_strdup_printf ("at step %"
+        G_GINT64_FORMAT, mine) : g_strdup ("nothing");
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("resume: %.0f of %d ranks do not find checkpoint=%s as rank 0 does "
+            "(this rank finds %s): every rank must read the same file; put "
+            "it on a filesystem all hosts share, or copy it to each",
+            differ, self->size, self->checkpoint, at), (NULL));
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -1174,6 +1466,11 @@ t2i_trainer_set_caps (GstBaseSink * sink, GstCaps * caps)
 
   if (self->resume_file && !load_resume (self))
     return FALSE;
+  if (self->size > 1 && !self->synced) {
+    if (!sync_parameters (self))
+      return FALSE;
+    self->synced = TRUE;
+  }
   return TRUE;
 }
 
@@ -1191,7 +1488,8 @@ report (T2iTrainer * self)
   if (self->phase[0])
     gst_structure_set (s, "phase", G_TYPE_STRING, self->phase, NULL);
   gst_structure_set (s, "items-per-second", G_TYPE_DOUBLE,
-      secs > 0 ? (double) self->report_items / secs : 0.0, NULL);
+      secs > 0 ? (double) self->report_items * self->size / secs : 0.0,
+      NULL);
   for (guint i = 0; i < self->slots->len; i++) {
     Slot *slot = self->slots->pdata[i];
     LossStat *st = slot->metric ? g_hash_table_lookup (self->loss_stats,
@@ -1212,8 +1510,12 @@ report (T2iTrainer * self)
     st->sum = 0;
     st->n = 0;
   }
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
+  /* every rank keeps its schedules; rank 0 alone reports */
+  if (self->rank == 0)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self), s));
+  else
+    gst_structure_free (s);
   self->report_time = now;
   self->report_items = 0;
 }
@@ -1229,6 +1531,42 @@ note_loss (T2iTrainer * self, const char *name, double value)
   }
   st->sum += value;
   st->n++;
+}
+
+static void fail_non_finite (T2iTrainer * self, const char *what,
+    double value);
+
+/* The record's loss values (collected in entry order) become their means
+ * over the ranks; then each is checked and noted for the report. */
+static gboolean
+average_losses (T2iTrainer * self, GstBuffer * rec)
+{
+  GArray *values = self->loss_values;
+  GError *err = NULL;
+  guint k = 0;
+
+  if (self->size > 1 && values->len > 0) {
+    if (!t2i_dist_allreduce_f64 ((double *) values->data, values->len,
+            &err))
+      return dist_failed (self, err);
+    for (guint i = 0; i < values->len; i++)
+      g_array_index (values, double, i) /= self->size;
+  }
+  for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
+    const char *name = t2i_record_entry_name (rec, i);
+    if (!g_str_has_prefix (name, "loss/")
+        || !t2i_record_get_tensor (rec, name))
+      continue;
+    double value = g_array_index (values, double, k++);
+    if (!isfinite (value)) {
+      g_autofree char *what = g_strdup_printf ("loss entry '%s'%s", name,
+          self->size > 1 ? " (mean over the ranks)" : "");
+      fail_non_finite (self, what, value);
+      return FALSE;
+    }
+    note_loss (self, name, value);
+  }
+  return TRUE;
 }
 
 static void
@@ -1248,6 +1586,7 @@ fail_non_finite (T2iTrainer * self, const char *what, double value)
 static gboolean
 train_step (T2iTrainer * self, GstBuffer * rec)
 {
+  g_array_set_size (self->loss_values, 0);
   /* 1. sum the losses per group */
   for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
     const char *name = t2i_record_entry_name (rec, i);
@@ -1270,12 +1609,7 @@ train_step (T2iTrainer * self, GstBuffer * rec)
       return FALSE;
     }
     double value = t2i_tensor_item (l);
-    if (!isfinite (value)) {
-      g_autofree char *what = g_strdup_printf ("loss entry '%s'", name);
-      fail_non_finite (self, what, value);
-      return FALSE;
-    }
-    note_loss (self, name, value);
+    g_array_append_val (self->loss_values, value);
     if (slot->loss) {
       T2iTensor *sum = t2i_add (slot->loss, l);
       t2i_tensor_unref (slot->loss);
@@ -1284,6 +1618,11 @@ train_step (T2iTrainer * self, GstBuffer * rec)
       slot->loss = t2i_tensor_ref (l);
     }
   }
+
+  /* the values reported and checked are the means over the ranks: every
+   * rank sees the same NaN and stops at the same step */
+  if (!average_losses (self, rec))
+    return FALSE;
 
   /* 2. every backward pass before any parameter changes */
   for (guint i = 0; i < self->slots->len; i++) {
@@ -1314,6 +1653,8 @@ train_step (T2iTrainer * self, GstBuffer * rec)
     if (!slot->loss)
       continue;
     g_clear_pointer (&slot->loss, t2i_tensor_unref);
+    if (self->size > 1 && !average_gradients (self, slot))
+      return FALSE;
     if (slot->schedule)
       t2i_optimizer_set_lr (slot->opt, t2i_lr_schedule_lr (slot->schedule,
               self->step));
@@ -1330,6 +1671,8 @@ train_step (T2iTrainer * self, GstBuffer * rec)
     }
     t2i_optimizer_step (slot->opt);
     t2i_optimizer_zero_grad (slot->opt);
+    if (self->size > 1 && !average_buffers (self, slot))
+      return FALSE;
   }
   return TRUE;
 }
@@ -1405,9 +1748,13 @@ t2i_trainer_event (GstBaseSink * sink, GstEvent * event)
 
   /* the final checkpoint is on disk before EOS reaches the application */
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && !self->failed
-      && self->checkpoint && *self->checkpoint && self->step > 0
-      && self->step != self->saved_step)
-    do_save (self);
+      && self->step > 0) {
+    if (self->checkpoint && *self->checkpoint
+        && self->step != self->saved_step)
+      do_save (self);
+    else if (self->size > 1 && self->step != self->saved_step)
+      verify_replicas (self);
+  }
   return GST_BASE_SINK_CLASS (t2i_trainer_parent_class)->event (sink, event);
 }
 
@@ -1429,6 +1776,7 @@ reset (T2iTrainer * self)
   self->failed = FALSE;
   self->report_time = 0;
   self->report_items = 0;
+  self->synced = FALSE;
 }
 
 static gboolean
@@ -1482,6 +1830,17 @@ t2i_trainer_change_state (GstElement * element, GstStateChange transition)
       return GST_STATE_CHANGE_FAILURE;
     }
     t2i_session_set_training (s, TRUE);
+    /* a job the launcher started but this process cannot join must not
+     * train K separate models */
+    GError *err = NULL;
+    if (!t2i_dist_init (&err)) {
+      GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, ("%s", err->message),
+          (NULL));
+      g_error_free (err);
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    self->rank = t2i_session_get_rank (s);
+    self->size = t2i_session_get_size (s);
   }
   return GST_ELEMENT_CLASS (t2i_trainer_parent_class)->change_state (element,
       transition);
@@ -1623,6 +1982,8 @@ t2i_trainer_finalize (GObject * obj)
   g_hash_table_unref (self->loss_groups);
   g_hash_table_unref (self->loss_stats);
   g_ptr_array_unref (self->loss_order);
+  g_array_unref (self->loss_values);
+  g_array_unref (self->buffers);
   g_clear_pointer (&self->overrides, g_hash_table_unref);
   g_free (self->betas);
   g_free (self->group_settings);
@@ -1756,6 +2117,9 @@ t2i_trainer_init (T2iTrainer * self)
   self->ema_decay = DEFAULT_EMA_DECAY;
   self->report_every = DEFAULT_REPORT_EVERY;
   self->saved_step = -1;
+  self->size = 1;
+  self->loss_values = g_array_new (FALSE, FALSE, sizeof (double));
+  self->buffers = g_array_new (FALSE, FALSE, sizeof (double));
   self->slots = g_ptr_array_new_with_free_func (slot_free);
   self->averages = g_ptr_array_new_with_free_func (average_free);
   self->loss_groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,

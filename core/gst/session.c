@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/session.h"
+#include "t2i/dist.h"
 #include "t2i/tensor.h"
 
 struct _T2iSession
@@ -12,6 +13,7 @@ struct _T2iSession
   gint threads;
   gboolean training;
   T2iRng rng;
+  gint rank, size;
   gint64 resume_step;
   GHashTable *groups;           /* name -> Group */
 };
@@ -114,6 +116,11 @@ t2i_session_init (T2iSession * self)
   g_mutex_init (&self->lock);
   self->groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       group_free);
+  /* a failure is reported by the elements that need the job (t2itrainer) */
+  t2i_dist_init (NULL);
+  self->rank = t2i_dist_rank ();
+  self->size = t2i_dist_size ();
+  t2i_rng_set_shard (&self->rng, (guint) self->rank, (guint) self->size);
 }
 
 T2iSession *
@@ -152,6 +159,27 @@ T2iRng *
 t2i_session_get_rng (T2iSession * self)
 {
   return &self->rng;
+}
+
+gint
+t2i_session_get_rank (T2iSession * self)
+{
+  return self ? self->rank : 0;
+}
+
+gint
+t2i_session_get_size (T2iSession * self)
+{
+  return self ? self->size : 1;
+}
+
+void
+t2i_session_set_rank (T2iSession * self, gint rank, gint size)
+{
+  g_return_if_fail (size >= 1 && rank >= 0 && rank < size);
+  self->rank = rank;
+  self->size = size;
+  t2i_rng_set_shard (&self->rng, (guint) rank, (guint) size);
 }
 
 gint64
@@ -251,6 +279,14 @@ context_new (T2iSession * session)
   GstStructure *st = gst_context_writable_structure (c);
   gst_structure_set (st, "session", T2I_TYPE_SESSION, session, NULL);
   return c;
+}
+
+void
+t2i_session_provide (T2iSession * session, GstElement * element)
+{
+  GstContext *c = context_new (session);
+  gst_element_set_context (element, c);
+  gst_context_unref (c);
 }
 
 void

@@ -240,6 +240,111 @@ t2i_fid_stats_add_tensor (T2iFidStats * stats, T2iTensor * features,
 }
 
 /**
+ * t2i_fid_stats_merge:
+ * @stats: an accumulator
+ * @other: another one of the same dimension
+ * @error: return location for a #GError
+ *
+ * Adds the samples @other holds, as if they had been added to @stats (up
+ * to rounding): the statistics of several processes' shares of a data set
+ * (data-parallel evaluation).  @other's sums are moved to @stats'
+ * reference r_a: with d = r_b - r_a, s_a += s_b + n_b d and
+ * S_a += S_b + d s_b^T + s_b d^T + n_b d d^T.
+ *
+ * Returns: %FALSE with @error when the dimensions differ
+ */
+gboolean
+t2i_fid_stats_merge (T2iFidStats * stats, const T2iFidStats * other,
+    GError ** error)
+{
+  g_return_val_if_fail (stats != NULL && other != NULL, FALSE);
+  const gint64 d = stats->dim;
+
+  if (other->dim != stats->dim) {
+    g_set_error (error, T2I_METRICS_ERROR, T2I_METRICS_ERROR_MISMATCH,
+        "cannot merge %d-dim FID statistics into %d-dim ones", other->dim,
+        stats->dim);
+    return FALSE;
+  }
+  if (other->n == 0)
+    return TRUE;
+  if (stats->n == 0) {
+    memcpy (stats->block, other->block, (d * d + 2 * d) * sizeof (double));
+    stats->n = other->n;
+    return TRUE;
+  }
+  double *delta = g_new (double, d);
+  const double nb = (double) other->n;
+  for (gint64 j = 0; j < d; j++)
+    delta[j] = other->ref[j] - stats->ref[j];
+#pragma omp parallel for schedule(dynamic, 8) if (d * d > (1 << 16))
+  for (gint64 i = 0; i < d; i++) {
+    const double di = delta[i], si = other->sum[i];
+    double *row = stats->sxx + i * d;
+    const double *orow = other->sxx + i * d;
+    for (gint64 j = i; j < d; j++)
+      row[j] += orow[j] + di * other->sum[j] + si * delta[j]
+          + nb * di * delta[j];
+  }
+  for (gint64 j = 0; j < d; j++)
+    stats->sum[j] += other->sum[j] + nb * delta[j];
+  stats->n += other->n;
+  g_free (delta);
+  return TRUE;
+}
+
+/**
+ * t2i_fid_stats_serialize:
+ * @stats: an accumulator
+ *
+ * Returns: (transfer full): the accumulator as bytes (dimension, count and
+ *   sums, native byte order), for moving it between processes of one job
+ */
+GBytes *
+t2i_fid_stats_serialize (const T2iFidStats * stats)
+{
+  g_return_val_if_fail (stats != NULL, NULL);
+  const gsize d = (gsize) stats->dim, nblock = (d * d + 2 * d);
+  gint64 head[2] = { stats->dim, stats->n };
+  guint8 *buf = g_malloc (sizeof head + nblock * sizeof (double));
+  memcpy (buf, head, sizeof head);
+  memcpy (buf + sizeof head, stats->block, nblock * sizeof (double));
+  return g_bytes_new_take (buf, sizeof head + nblock * sizeof (double));
+}
+
+/**
+ * t2i_fid_stats_deserialize:
+ * @bytes: what t2i_fid_stats_serialize() returned (in this build)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the accumulator, or %NULL with
+ *   @error when @bytes do not hold one
+ */
+T2iFidStats *
+t2i_fid_stats_deserialize (GBytes * bytes, GError ** error)
+{
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data (bytes, &len);
+  gint64 head[2] = { 0, -1 };
+  gsize nblock = 0;
+
+  if (len >= sizeof head)
+    memcpy (head, p, sizeof head);
+  if (head[0] >= 1 && head[0] <= 65536)
+    nblock = (gsize) head[0] * (gsize) head[0] + 2 * (gsize) head[0];
+  if (head[1] < 0 || nblock == 0
+      || len != sizeof head + nblock * sizeof (double)) {
+    g_set_error (error, T2I_METRICS_ERROR, T2I_METRICS_ERROR_INVALID,
+        "the bytes (%" G_GSIZE_FORMAT ") hold no FID statistics", len);
+    return NULL;
+  }
+  T2iFidStats *st = t2i_fid_stats_new ((gint) head[0]);
+  st->n = head[1];
+  memcpy (st->block, p + sizeof head, nblock * sizeof (double));
+  return st;
+}
+
+/**
  * t2i_fid_stats_get:
  * @stats: an accumulator holding at least 2 samples
  * @mu: (out caller-allocates) (nullable): D doubles, the mean

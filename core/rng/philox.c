@@ -82,6 +82,28 @@ blocks_for (guint64 n_words)
   return (n_words + 3) / 4;
 }
 
+/* A sharded generator's fill of n values is the slice [g0, g0 + n) of a
+ * fill of n * K values (t2i/rng.h); an ordinary one has K = 1, g0 = 0. */
+static inline guint64
+shard_count (const T2iRng * rng)
+{
+  return rng->shards > 1 ? rng->shards : 1;
+}
+
+static inline guint64
+shard_start (const T2iRng * rng, guint64 n)
+{
+  return rng->shards > 1 ? (guint64) rng->shard * n : 0;
+}
+
+/* a single value: block @shard of the next K blocks */
+static guint64
+claim_single (T2iRng * rng)
+{
+  guint64 first = rng_claim (rng, shard_count (rng));
+  return first + (rng->shards > 1 ? rng->shard : 0);
+}
+
 /* ---- word -> value maps ---- */
 
 static inline double
@@ -167,6 +189,8 @@ t2i_rng_init (T2iRng * rng, guint64 seed)
   g_return_if_fail (rng != NULL);
   rng->seed = seed;
   rng->offset = 0;
+  rng->shard = 0;
+  rng->shards = 0;
 }
 
 void
@@ -185,6 +209,15 @@ t2i_rng_set_state (T2iRng * rng, guint64 seed, guint64 offset)
   g_return_if_fail (rng != NULL);
   rng->seed = seed;
   rng->offset = offset;
+}
+
+void
+t2i_rng_set_shard (T2iRng * rng, guint shard, guint shards)
+{
+  g_return_if_fail (rng != NULL);
+  g_return_if_fail (shards <= 1 || shard < shards);
+  rng->shard = shards > 1 ? shard : 0;
+  rng->shards = shards > 1 ? shards : 0;
 }
 
 void
@@ -209,27 +242,61 @@ t2i_rng_derive (const T2iRng * parent, guint64 stream, T2iRng * out)
   g_return_if_fail (parent != NULL && out != NULL);
   out->seed = splitmix64 (splitmix64 (parent->seed) ^ splitmix64 (~stream));
   out->offset = 0;
+  out->shard = 0;
+  out->shards = 0;
 }
 
 /* ---- raw words and single values ---- */
+
+/* One word per value: 4 values per block.  EXPR maps word `w` to the value.
+ * Value g of the (whole, unsharded) fill is word g % 4 of block g / 4; this
+ * rank writes values [g0, g0 + n). */
+#define FILL_PER_WORD(T, EXPR)                                          \
+  G_STMT_START {                                                        \
+    guint64 g0 = shard_start (rng, n);                                  \
+    guint64 first = rng_claim (rng, blocks_for (n * shard_count (rng))); \
+    guint64 b0 = g0 / 4, b1 = blocks_for (g0 + n);                      \
+    guint64 seed = rng->seed;                                           \
+    _Pragma ("omp parallel for if (b1 - b0 >= PAR_BLOCKS) schedule(static)") \
+    for (gint64 b = (gint64) b0; b < (gint64) b1; b++) {                \
+      guint32 ws[4];                                                    \
+      philox_block (seed, first + (guint64) b, ws);                     \
+      for (guint64 j = 0; j < 4; j++) {                                 \
+        guint64 g = (guint64) b * 4 + j;                                \
+        guint32 w = ws[j];                                              \
+        if (g >= g0 && g < g0 + n)                                      \
+          out[g - g0] = (T) (EXPR);                                     \
+      }                                                                 \
+    }                                                                   \
+  } G_STMT_END
+
+/* Two words per value (hi = even word, lo = odd word): 2 values per block,
+ * value g in block g / 2. */
+#define FILL_PER_TWO_WORDS(T, EXPR)                                     \
+  G_STMT_START {                                                        \
+    guint64 g0 = shard_start (rng, n);                                  \
+    guint64 first = rng_claim (rng,                                     \
+        blocks_for ((guint64) n * shard_count (rng) * 2));              \
+    guint64 b0 = g0 / 2, b1 = (g0 + n + 1) / 2;                         \
+    guint64 seed = rng->seed;                                           \
+    _Pragma ("omp parallel for if (b1 - b0 >= PAR_BLOCKS) schedule(static)") \
+    for (gint64 b = (gint64) b0; b < (gint64) b1; b++) {                \
+      guint32 ws[4];                                                    \
+      philox_block (seed, first + (guint64) b, ws);                     \
+      for (guint64 j = 0; j < 2; j++) {                                 \
+        guint64 g = (guint64) b * 2 + j;                                \
+        guint32 hi = ws[2 * j], lo = ws[2 * j + 1];                     \
+        if (g >= g0 && g < g0 + n)                                      \
+          out[g - g0] = (T) (EXPR);                                     \
+      }                                                                 \
+    }                                                                   \
+  } G_STMT_END
 
 void
 t2i_rng_fill_u32 (T2iRng * rng, guint32 * out, gsize n)
 {
   g_return_if_fail (rng != NULL && (out != NULL || n == 0));
-  guint64 nb = blocks_for (n);
-  guint64 first = rng_claim (rng, nb);
-  guint64 seed = rng->seed;
-
-#pragma omp parallel for if (nb >= PAR_BLOCKS) schedule(static)
-  for (gint64 b = 0; b < (gint64) nb; b++) {
-    guint32 w[4];
-    gsize base = (gsize) b * 4;
-
-    philox_block (seed, first + (guint64) b, w);
-    for (gsize j = 0; j < 4 && base + j < n; j++)
-      out[base + j] = w[j];
-  }
+  FILL_PER_WORD (guint32, w);
 }
 
 double
@@ -238,7 +305,7 @@ t2i_rng_uniform1 (T2iRng * rng)
   guint32 w[4];
 
   g_return_val_if_fail (rng != NULL, 0.0);
-  philox_block (rng->seed, rng_claim (rng, 1), w);
+  philox_block (rng->seed, claim_single (rng), w);
   return u53 (w[0], w[1]);
 }
 
@@ -249,7 +316,7 @@ t2i_rng_normal1 (T2iRng * rng)
   double z0, z1;
 
   g_return_val_if_fail (rng != NULL, 0.0);
-  philox_block (rng->seed, rng_claim (rng, 1), w);
+  philox_block (rng->seed, claim_single (rng), w);
   box_muller (u53_open_low (w[0], w[1]), u53 (w[2], w[3]), &z0, &z1);
   return z0;
 }
@@ -261,47 +328,11 @@ t2i_rng_randint1 (T2iRng * rng, gint64 low, gint64 high)
 
   g_return_val_if_fail (rng != NULL, low);
   g_return_val_if_fail (high > low, low);
-  philox_block (rng->seed, rng_claim (rng, 1), w);
+  philox_block (rng->seed, claim_single (rng), w);
   return bounded (w[0], w[1], low, (guint64) high - (guint64) low);
 }
 
 /* ---- buffers ---- */
-
-/* One word per value: 4 values per block.  EXPR maps word `w` to the value. */
-#define FILL_PER_WORD(T, EXPR)                                          \
-  G_STMT_START {                                                        \
-    guint64 nb = blocks_for (n);                                        \
-    guint64 first = rng_claim (rng, nb);                                \
-    guint64 seed = rng->seed;                                           \
-    _Pragma ("omp parallel for if (nb >= PAR_BLOCKS) schedule(static)") \
-    for (gint64 b = 0; b < (gint64) nb; b++) {                          \
-      guint32 ws[4];                                                    \
-      gsize base = (gsize) b * 4;                                       \
-      philox_block (seed, first + (guint64) b, ws);                     \
-      for (gsize j = 0; j < 4 && base + j < n; j++) {                   \
-        guint32 w = ws[j];                                              \
-        out[base + j] = (T) (EXPR);                                     \
-      }                                                                 \
-    }                                                                   \
-  } G_STMT_END
-
-/* Two words per value (hi = even word, lo = odd word): 2 values per block. */
-#define FILL_PER_TWO_WORDS(T, EXPR)                                     \
-  G_STMT_START {                                                        \
-    guint64 nb = blocks_for ((guint64) n * 2);                          \
-    guint64 first = rng_claim (rng, nb);                                \
-    guint64 seed = rng->seed;                                           \
-    _Pragma ("omp parallel for if (nb >= PAR_BLOCKS) schedule(static)") \
-    for (gint64 b = 0; b < (gint64) nb; b++) {                          \
-      guint32 ws[4];                                                    \
-      gsize base = (gsize) b * 2;                                       \
-      philox_block (seed, first + (guint64) b, ws);                     \
-      for (gsize j = 0; j < 2 && base + j < n; j++) {                   \
-        guint32 hi = ws[2 * j], lo = ws[2 * j + 1];                     \
-        out[base + j] = (T) (EXPR);                                     \
-      }                                                                 \
-    }                                                                   \
-  } G_STMT_END
 
 void
 t2i_rng_uniform_f32 (T2iRng * rng, float *out, gsize n, double low, double high)
@@ -329,50 +360,58 @@ t2i_rng_uniform_f64 (T2iRng * rng, double *out, gsize n, double low, double high
   FILL_PER_TWO_WORDS (double, MIN (low + u53 (hi, lo) * scale, top));
 }
 
+/* values 2k and 2k+1 share words 2k, 2k+1: value g is in block g / 4 */
 void
 t2i_rng_normal_f32 (T2iRng * rng, float *out, gsize n, double mean, double std)
 {
   g_return_if_fail (rng != NULL && (out != NULL || n == 0));
-  guint64 nb = blocks_for (n + (n & 1));
-  guint64 first = rng_claim (rng, nb);
+  guint64 all = (guint64) n * shard_count (rng), g0 = shard_start (rng, n);
+  guint64 first = rng_claim (rng, blocks_for (all + (all & 1)));
+  guint64 b0 = g0 / 4, b1 = blocks_for (g0 + n);
   guint64 seed = rng->seed;
 
-#pragma omp parallel for if (nb >= PAR_BLOCKS) schedule(static)
-  for (gint64 b = 0; b < (gint64) nb; b++) {
+#pragma omp parallel for if (b1 - b0 >= PAR_BLOCKS) schedule(static)
+  for (gint64 b = (gint64) b0; b < (gint64) b1; b++) {
     guint32 w[4];
-    gsize base = (gsize) b * 4;
 
     philox_block (seed, first + (guint64) b, w);
-    for (gsize j = 0; j < 4 && base + j < n; j += 2) {
+    for (guint64 j = 0; j < 4; j += 2) {
+      guint64 g = (guint64) b * 4 + j;
       double z0, z1;
 
+      if (g + 1 < g0 || g >= g0 + n)
+        continue;
       box_muller (u24_open_low (w[j]), u24 (w[j + 1]), &z0, &z1);
-      out[base + j] = (float) (mean + std * z0);
-      if (base + j + 1 < n)
-        out[base + j + 1] = (float) (mean + std * z1);
+      if (g >= g0)
+        out[g - g0] = (float) (mean + std * z0);
+      if (g + 1 >= g0 && g + 1 < g0 + n)
+        out[g + 1 - g0] = (float) (mean + std * z1);
     }
   }
 }
 
+/* pair k (values 2k, 2k+1) takes block k */
 void
 t2i_rng_normal_f64 (T2iRng * rng, double *out, gsize n, double mean, double std)
 {
   g_return_if_fail (rng != NULL && (out != NULL || n == 0));
-  guint64 nb = (n + 1) / 2;
-  guint64 first = rng_claim (rng, nb);
+  guint64 all = (guint64) n * shard_count (rng), g0 = shard_start (rng, n);
+  guint64 first = rng_claim (rng, (all + 1) / 2);
+  guint64 b0 = g0 / 2, b1 = (g0 + n + 1) / 2;
   guint64 seed = rng->seed;
 
-#pragma omp parallel for if (nb >= PAR_BLOCKS) schedule(static)
-  for (gint64 b = 0; b < (gint64) nb; b++) {
+#pragma omp parallel for if (b1 - b0 >= PAR_BLOCKS) schedule(static)
+  for (gint64 b = (gint64) b0; b < (gint64) b1; b++) {
     guint32 w[4];
-    gsize i = (gsize) b * 2;
+    guint64 g = (guint64) b * 2;
     double z0, z1;
 
     philox_block (seed, first + (guint64) b, w);
     box_muller (u53_open_low (w[0], w[1]), u53 (w[2], w[3]), &z0, &z1);
-    out[i] = mean + std * z0;
-    if (i + 1 < n)
-      out[i + 1] = mean + std * z1;
+    if (g >= g0)
+      out[g - g0] = mean + std * z0;
+    if (g + 1 >= g0 && g + 1 < g0 + n)
+      out[g + 1 - g0] = mean + std * z1;
   }
 }
 
@@ -497,7 +536,10 @@ t2i_rng_categorical (T2iRng * rng, const float *p, gint64 rows, gint64 cols,
 {
   g_return_if_fail (rng != NULL && rows >= 0 && cols > 0 && cols <= G_MAXINT32);
   g_return_if_fail ((p != NULL && out != NULL) || rows == 0);
-  guint64 first = rng_claim (rng, blocks_for ((guint64) rows));
+  /* one word per row; a shard's rows are rows g0.. of the whole draw */
+  guint64 g0 = shard_start (rng, (guint64) rows);
+  guint64 first = rng_claim (rng,
+      blocks_for ((guint64) rows * shard_count (rng)));
   guint64 seed = rng->seed;
 
 #pragma omp parallel for if (rows * cols >= 65536) schedule(static)
@@ -508,8 +550,8 @@ t2i_rng_categorical (T2iRng * rng, const float *p, gint64 rows, gint64 cols,
     double total = 0.0, target, cum = 0.0;
     gint64 pick = -1, last_positive = -1;
 
-    philox_block (seed, first + (guint64) r / 4, w);
-    double u = (double) w[r % 4] * TWO_POW_M32;
+    philox_block (seed, first + (g0 + (guint64) r) / 4, w);
+    double u = (double) w[(g0 + (guint64) r) % 4] * TWO_POW_M32;
 
     if (logits)
       for (gint64 c = 0; c < cols; c++)

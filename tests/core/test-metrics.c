@@ -265,6 +265,52 @@ test_fid_identical_and_shift (void)
   assert_rel (rs.value, r.value, 1e-8, "FID with features + 1e4");
 }
 
+/* data-parallel shares: three accumulators (one empty), moved as bytes and
+ * merged, give the statistics of all the samples in one accumulator, even
+ * with references (first samples) far apart */
+static void
+test_fid_merge (void)
+{
+  const gint d = 12, n = 90;
+  g_autofree double *x = g_new (double, n * d);
+  g_autoptr (T2iFidStats) all = t2i_fid_stats_new (d);
+  g_autoptr (T2iFidStats) merged = t2i_fid_stats_new (d);
+  g_autofree double *mu1 = g_new (double, d), *mu2 = g_new (double, d);
+  g_autofree double *s1 = g_new (double, d * d), *s2 = g_new (double, d * d);
+  GError *error = NULL;
+  Gen g = { 5 };
+
+  gen_normal (&g, x, n * d);
+  for (gint i = 0; i < 30 * d; i++)
+    x[i] += 50.0;               /* the first share sits elsewhere */
+  t2i_fid_stats_add_f64 (all, x, n);
+  for (gint part = 0; part < 4; part++) {
+    g_autoptr (T2iFidStats) share = t2i_fid_stats_new (d);
+    if (part < 3)
+      t2i_fid_stats_add_f64 (share, x + part * 30 * d, 30);
+    g_autoptr (GBytes) bytes = t2i_fid_stats_serialize (share);
+    g_autoptr (T2iFidStats) back = t2i_fid_stats_deserialize (bytes, &error);
+    g_assert_no_error (error);
+    g_assert_true (t2i_fid_stats_merge (merged, back, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (t2i_fid_stats_get_n (merged), ==, n);
+  g_assert_true (t2i_fid_stats_get (all, mu1, s1, NULL));
+  g_assert_true (t2i_fid_stats_get (merged, mu2, s2, NULL));
+  for (gint i = 0; i < d; i++)
+    assert_rel (mu2[i], mu1[i], 1e-12, "merged mean");
+  for (gint i = 0; i < d * d; i++)
+    g_assert_cmpfloat (fabs (s2[i] - s1[i]), <, 1e-10 * (1 + fabs (s1[i])));
+
+  g_autoptr (T2iFidStats) other = t2i_fid_stats_new (d + 1);
+  g_assert_false (t2i_fid_stats_merge (merged, other, &error));
+  g_assert_error (error, T2I_METRICS_ERROR, T2I_METRICS_ERROR_MISMATCH);
+  g_clear_error (&error);
+  g_autoptr (GBytes) junk = g_bytes_new_static ("junk", 4);
+  g_assert_null (t2i_fid_stats_deserialize (junk, &error));
+  g_clear_error (&error);
+}
+
 static void
 test_fid_save_load (void)
 {
@@ -754,6 +800,7 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/fid/memory", test_fid_memory);
   g_test_add_func ("/metrics/fid/identical-shift", test_fid_identical_and_shift);
   g_test_add_func ("/metrics/fid/save-load", test_fid_save_load);
+  g_test_add_func ("/metrics/fid/merge", test_fid_merge);
   g_test_add_func ("/metrics/is/golden", test_is_golden);
   g_test_add_func ("/metrics/rprecision/golden", test_rprecision_golden);
   g_test_add_func ("/metrics/rprecision/sampler", test_rprecision_sampler);

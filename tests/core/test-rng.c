@@ -506,6 +506,84 @@ test_tensors (void)
   t2i_tensor_unref (t);
 }
 
+/* K sharded generators drawing n values each hold, together and in rank
+ * order, the K n values one unsharded generator draws, and all K end at
+ * its offset (data-parallel noise: docs/distributed.md).  Odd n puts a
+ * shard boundary inside a Box-Muller pair and a block. */
+#define SHARD_CHECK(T, CALL)                                            \
+  G_STMT_START {                                                        \
+    T *whole = g_new0 (T, n * k), *part = g_new0 (T, n);                \
+    T2iRng one, r;                                                      \
+    t2i_rng_init (&one, 99);                                            \
+    t2i_rng_skip (&one, 8);                                             \
+    guint64 start = one.offset;                                         \
+    { T2iRng *rng = &one; gsize len = n * k; T *out = whole; CALL; }    \
+    for (guint s = 0; s < k; s++) {                                     \
+      t2i_rng_init (&r, 99);                                            \
+      r.offset = start;                                                 \
+      t2i_rng_set_shard (&r, s, k);                                     \
+      { T2iRng *rng = &r; gsize len = n; T *out = part; CALL; }         \
+      g_assert_cmpuint (r.offset, ==, one.offset);                      \
+      g_assert_cmpmem (part, n * sizeof (T), whole + s * n,             \
+          n * sizeof (T));                                              \
+    }                                                                   \
+    g_free (whole);                                                     \
+    g_free (part);                                                      \
+  } G_STMT_END
+
+static void
+test_shards (void)
+{
+  static const gsize sizes[] = { 1, 2, 3, 5, 8, 13 };
+  float probs[6 * 3 * 3];
+
+  for (guint i = 0; i < G_N_ELEMENTS (probs); i++)
+    probs[i] = (float) ((i * 7) % 5);
+  for (guint k = 2; k <= 3; k++) {
+    for (guint si = 0; si < G_N_ELEMENTS (sizes); si++) {
+      const gsize n = sizes[si];
+      SHARD_CHECK (guint32, t2i_rng_fill_u32 (rng, out, len));
+      SHARD_CHECK (float, t2i_rng_uniform_f32 (rng, out, len, -1, 2));
+      SHARD_CHECK (double, t2i_rng_uniform_f64 (rng, out, len, 0, 1));
+      SHARD_CHECK (float, t2i_rng_normal_f32 (rng, out, len, 0.5, 2));
+      SHARD_CHECK (double, t2i_rng_normal_f64 (rng, out, len, 0, 1));
+      SHARD_CHECK (float, t2i_rng_gumbel_f32 (rng, out, len));
+      SHARD_CHECK (double, t2i_rng_gumbel_f64 (rng, out, len));
+      SHARD_CHECK (guint8, t2i_rng_bernoulli_u8 (rng, out, len, 0.3));
+      SHARD_CHECK (gint32, t2i_rng_randint_i32 (rng, out, len, -4, 9));
+      SHARD_CHECK (gint64, t2i_rng_randint_i64 (rng, out, len, 0, 1000));
+      if (n <= 6)
+        SHARD_CHECK (gint32, t2i_rng_categorical (rng, probs + (out ==
+                    part ? (gsize) r.shard * n * 3 : 0), len, 3, FALSE,
+                out));
+    }
+  }
+
+  /* single values: distinct blocks per rank, the offset of K calls */
+  T2iRng a, b, one;
+  t2i_rng_init (&a, 5);
+  t2i_rng_init (&b, 5);
+  t2i_rng_init (&one, 5);
+  t2i_rng_set_shard (&a, 0, 2);
+  t2i_rng_set_shard (&b, 1, 2);
+  double x0 = t2i_rng_uniform1 (&one), x1 = t2i_rng_uniform1 (&one);
+  g_assert_cmpfloat (t2i_rng_uniform1 (&a), ==, x0);
+  g_assert_cmpfloat (t2i_rng_uniform1 (&b), ==, x1);
+  g_assert_cmpuint (a.offset, ==, one.offset);
+  g_assert_cmpuint (b.offset, ==, one.offset);
+
+  /* permutations ignore the shard; init and derive clear it */
+  gint64 pa[10], pb[10];
+  t2i_rng_permutation (&a, pa, 10);
+  t2i_rng_permutation (&b, pb, 10);
+  g_assert_cmpmem (pa, sizeof pa, pb, sizeof pb);
+  T2iRng d;
+  t2i_rng_derive (&b, 3, &d);
+  g_assert_cmpuint (d.shards, ==, 0);
+  t2i_rng_init (&b, 1);
+  g_assert_cmpuint (b.shards, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -518,5 +596,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rng/categorical", test_categorical);
   g_test_add_func ("/rng/randint-permutation", test_randint_permutation);
   g_test_add_func ("/rng/tensors", test_tensors);
+  g_test_add_func ("/rng/shards", test_shards);
   return g_test_run ();
 }

@@ -1,5 +1,6 @@
 /* t2idatasetsrc: shapes (caps, determinism, epochs and steps, phases,
- * shuffling, resume), folder datasets with bad data, emoji errors.
+ * shuffling, resume), data-parallel shards, folder datasets with bad data,
+ * emoji errors.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <glib/gstdio.h>
 #include <string.h>
@@ -293,6 +294,107 @@ test_shapes_errors (void)
   g_autoptr (RunResult) d = run_pipeline ("t2idatasetsrc dataset=shapes "
       "augment=blur ! fakesink name=sink", NULL);
   g_assert_nonnull (strstr (d->error, "blur"));
+}
+
+/* ---- data-parallel shards ---- */
+
+/* @desc (ending in fakesink name=sink) as rank @rank of @size */
+static RunResult *
+run_rank (const char *desc, gint rank, gint size)
+{
+  g_autoptr (T2iSession) session = t2i_session_new ();
+  t2i_session_set_rank (session, rank, size);
+  RunResult *r = run_pipeline (desc, session);
+  if (r->error)
+    g_error ("%s (rank %d of %d): %s", desc, rank, size, r->error);
+  return r;
+}
+
+/* the rows [from, from + n) of every entry of @whole equal @part's */
+static void
+assert_rows (GstBuffer * whole, gint64 from, GstBuffer * part)
+{
+  g_assert_cmpuint (t2i_record_n_entries (whole), ==,
+      t2i_record_n_entries (part));
+  for (guint i = 0; i < t2i_record_n_entries (part); i++) {
+    const char *name = t2i_record_entry_name (part, i);
+    T2iTensor *tp = t2i_record_get_tensor (part, name);
+    if (tp) {
+      T2iTensor *tw = entry (whole, name);
+      gsize row = tp->nbytes / (gsize) tp->shape[0];
+      g_assert_cmpmem ((guint8 *) tw->data + from * row, tp->nbytes,
+          tp->data, tp->nbytes);
+    } else {
+      const char *const *sw = t2i_record_get_strings (whole, name);
+      const char *const *sp = t2i_record_get_strings (part, name);
+      for (guint j = 0; sp[j]; j++)
+        g_assert_cmpstr (sp[j], ==, sw[from + j]);
+    }
+  }
+}
+
+/* 3 ranks at batch B read, step by step and in rank order, the batch one
+ * process reads at 3 B: disjoint shards of the same epoch order */
+static void
+check_shards (const char *fmt, gint batch)
+{
+  g_autofree gchar *one = g_strdup_printf (fmt, 3 * batch);
+  g_autoptr (RunResult) whole = run_rank (one, 0, 1);
+  g_autofree gchar *each = g_strdup_printf (fmt, batch);
+  g_assert_cmpuint (whole->buffers->len, >=, 2);
+  for (gint r = 0; r < 3; r++) {
+    g_autoptr (RunResult) part = run_rank (each, r, 3);
+    g_assert_cmpuint (part->buffers->len, ==, whole->buffers->len);
+    for (guint s = 0; s < part->buffers->len; s++) {
+      g_assert_cmpint (meta_of (part, s)->step, ==, meta_of (whole, s)->step);
+      assert_rows (whole->buffers->pdata[s], (gint64) r * batch,
+          part->buffers->pdata[s]);
+    }
+  }
+}
+
+static void
+test_shards (void)
+{
+  /* shapes: 2 epochs of 18 items = 2 steps of 9 each */
+  check_shards ("t2idatasetsrc dataset=shapes epoch-size=18 epochs=2 "
+      "batch-size=%d resolution=8 seed=5 ! fakesink name=sink", 3);
+
+  /* folder, shuffled, one item per caption, with crop and flip: 12 items,
+   * 2 steps of 6 per epoch */
+  g_autofree gchar *dir = data_tmpdir ();
+  g_autofree gchar *images = g_build_filename (dir, "images", NULL);
+  g_assert_cmpint (g_mkdir (images, 0755), ==, 0);
+  GString *lines = g_string_new (NULL);
+  for (gint i = 0; i < 6; i++) {
+    g_autofree gchar *name = g_strdup_printf ("c%d.png", i);
+    g_autofree gchar *path = g_build_filename (images, name, NULL);
+    guint8 px[10 * 10 * 3];
+    for (gint k = 0; k < 10 * 10; k++) {
+      px[3 * k] = (guint8) (40 * i);
+      px[3 * k + 1] = (guint8) (k * 2);
+      px[3 * k + 2] = (guint8) (255 - 30 * i);
+    }
+    g_assert_true (t2i_image_save_png (path, 10, 10, 3, px, NULL));
+    g_string_append_printf (lines, "{\"image\": \"images/%s\", \"captions\": "
+        "[\"item %d\", \"other %d\"]}\n", name, i, i);
+  }
+  g_autofree gchar *jsonl = g_build_filename (dir, "captions.jsonl", NULL);
+  g_assert_true (g_file_set_contents (jsonl, lines->str, -1, NULL));
+  g_string_free (lines, TRUE);
+  g_autofree gchar *fmt = g_strdup_printf ("t2idatasetsrc dataset=folder "
+      "location=%s captions-per-image=0 augment=crop,flip resolution=8 "
+      "batch-size=%%d seed=2 ! fakesink name=sink", dir);
+  check_shards (fmt, 2);
+
+  /* too few items for batch x ranks */
+  g_autoptr (T2iSession) session = t2i_session_new ();
+  t2i_session_set_rank (session, 1, 3);
+  g_autoptr (RunResult) r = run_pipeline ("t2idatasetsrc dataset=shapes "
+      "epoch-size=8 batch-size=3 ! fakesink name=sink", session);
+  g_assert_nonnull (r->error);
+  g_assert_nonnull (strstr (r->error, "fewer than batch-size=3 x 3 ranks"));
+  data_rmdir (dir);
 }
 
 /* ---- folder ---- */
@@ -664,6 +766,7 @@ main (int argc, char **argv)
   g_test_add_func ("/datasetsrc/shapes-shuffle", test_shapes_shuffle);
   g_test_add_func ("/datasetsrc/shapes-resume", test_shapes_resume);
   g_test_add_func ("/datasetsrc/shapes-errors", test_shapes_errors);
+  g_test_add_func ("/datasetsrc/shards", test_shards);
   g_test_add_func ("/datasetsrc/folder-fail", test_folder_fail);
   g_test_add_func ("/datasetsrc/folder-skip", test_folder_skip);
   g_test_add_func ("/datasetsrc/folder-filters", test_folder_filters);

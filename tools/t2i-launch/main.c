@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 
+#include <t2i/dist.h>
 #include <t2i/launch.h>
 
 #include "diagnose.h"
@@ -403,19 +405,54 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
   return TRUE;
 }
 
-/* OpenMP reads its wait policy once, when libgomp is loaded, so it must be
- * in the environment before the process starts: busy-waiting compute
- * threads make every op several times slower as soon as another process
- * shares the cores.  Passive waiting is the right default for a tool; the
- * user's own OMP_WAIT_POLICY wins. */
-static void
-ensure_passive_openmp (char **argv)
+/* OpenMP threads for one of the @local ranks a launcher started on this
+ * host: 0 (OpenMP's default, the CPUs the process may use) when the
+ * launcher bound the rank to some of the cores (mpirun binds each rank to
+ * a core when it starts at most 2), else its share of the cores. */
+static gint
+rank_threads (void)
 {
-  if (g_getenv ("OMP_WAIT_POLICY"))
-    return;
-  g_setenv ("OMP_WAIT_POLICY", "passive", TRUE);
-  execv ("/proc/self/exe", argv);
-  /* exec failed: go on with the default policy */
+  const gchar *v = g_getenv ("OMPI_COMM_WORLD_LOCAL_SIZE");
+  guint64 local = 0;
+  cpu_set_t set;
+  glong online = sysconf (_SC_NPROCESSORS_ONLN);
+
+  if (v == NULL)
+    v = g_getenv ("MPI_LOCALNRANKS");
+  if (v == NULL || !g_ascii_string_to_unsigned (v, 10, 1, G_MAXINT, &local,
+          NULL) || local < 2 || online < 1)
+    return 0;
+  if (sched_getaffinity (0, sizeof set, &set) == 0
+      && CPU_COUNT (&set) < online)
+    return 0;
+  return MAX (1, (gint) (online / (glong) local));
+}
+
+/* OpenMP reads its wait policy and thread count once, when libgomp is
+ * loaded, so they must be in the environment before the process starts:
+ * busy-waiting compute threads make every op several times slower as soon
+ * as another process shares the cores, and so do K ranks of a
+ * data-parallel job on one host with a thread per core each.  Passive
+ * waiting and a rank's share of the cores are the right defaults for a
+ * tool; the user's own OMP_WAIT_POLICY and OMP_NUM_THREADS win. */
+static void
+ensure_openmp_env (char **argv)
+{
+  gboolean changed = FALSE;
+  gint threads;
+
+  if (!g_getenv ("OMP_WAIT_POLICY")) {
+    g_setenv ("OMP_WAIT_POLICY", "passive", TRUE);
+    changed = TRUE;
+  }
+  if (!g_getenv ("OMP_NUM_THREADS") && (threads = rank_threads ()) > 0) {
+    g_autofree gchar *n = g_strdup_printf ("%d", threads);
+    g_setenv ("OMP_NUM_THREADS", n, TRUE);
+    changed = TRUE;
+  }
+  if (changed)
+    execv ("/proc/self/exe", argv);
+  /* exec failed: go on with OpenMP's defaults */
 }
 
 int
@@ -423,7 +460,7 @@ main (int argc, char **argv)
 {
   Options opt = {.progress_interval = T2I_REPORTER_PLAIN_INTERVAL / 1e6 };
 
-  ensure_passive_openmp (argv);
+  ensure_openmp_env (argv);
   GOptionEntry entries[] = {
     {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt.sets,
           "Set variable NAME (wins over the environment); repeatable",
@@ -467,6 +504,8 @@ main (int argc, char **argv)
   GstElement *pipeline;
   gsize length = 0, error_offset = 0;
   gint exit_code = T2I_EXIT_OK;
+  gint rank = 0;
+  gboolean quiet;
   gint split;
 
   g_log_set_writer_func (log_writer, NULL, NULL);
@@ -528,6 +567,15 @@ main (int argc, char **argv)
     goto out_deinit;
   }
 
+  /* a data-parallel job (mpirun -np K): join it, or fail with one line
+   * rather than train K separate models */
+  if (!t2i_dist_init (&error)) {
+    g_printerr ("t2i-launch: %s\n", error->message);
+    exit_code = T2I_EXIT_RUNTIME_ERROR;
+    goto out_deinit;
+  }
+  rank = t2i_dist_rank ();
+
   sets = parse_sets (opt.sets, &error);
   if (sets == NULL) {
     exit_code = usage_error (error->message);
@@ -546,24 +594,32 @@ main (int argc, char **argv)
     exit_code = T2I_EXIT_USAGE;
     goto out_deinit;
   }
-  if (!opt.quiet)
+  /* the other ranks of a job print errors only (rank 0 reports) */
+  quiet = opt.quiet || (rank > 0 && !opt.verbose);
+  if (!quiet)
     warn_unused_sets (sets, pp, filename);
 
-  pipeline = build_pipeline (filename, pp, opt.quiet, &exit_code);
+  pipeline = build_pipeline (filename, pp, quiet, &exit_code);
   if (pipeline == NULL)
     goto out_deinit;
 
-  reporter = t2i_reporter_new (stderr, isatty (fileno (stderr)),
-      opt.quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
+  reporter = t2i_reporter_new (stderr, rank == 0 && isatty (fileno (stderr)),
+      quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
       T2I_VERBOSITY_NORMAL);
   t2i_reporter_set_plain_interval (reporter, opt.progress_interval);
-  if (opt.json && !t2i_reporter_open_json (reporter, opt.json, &error)) {
+  if (rank > 0) {
+    g_autofree gchar *prefix = g_strdup_printf ("rank %d: ", rank);
+    t2i_reporter_set_prefix (reporter, prefix);
+  }
+  if (opt.json && rank == 0
+      && !t2i_reporter_open_json (reporter, opt.json, &error)) {
     g_printerr ("t2i-launch: %s\n", error->message);
     gst_object_unref (pipeline);
     exit_code = T2I_EXIT_USAGE;
     goto out_deinit;
   }
-  if (opt.report) {
+  /* rank 0 alone writes the report */
+  if (opt.report && rank == 0) {
     T2iHtmlReportInfo info = {
       .filename = filename,
       .original = text,
@@ -584,8 +640,18 @@ main (int argc, char **argv)
   }
 
   extras.html = html;
-  extras.graph = opt.graph;
+  extras.graph = rank == 0 ? opt.graph : NULL;
+  extras.leave_on_error = t2i_dist_size () > 1;
   exit_code = t2i_run_pipeline (pipeline, reporter, &extras);
+  if (exit_code != T2I_EXIT_OK && t2i_dist_size () > 1) {
+    /* the other ranks may wait for this one in a collective: end the
+     * job (mpirun then reports which rank aborted) */
+    g_clear_pointer (&html, t2i_html_report_free);
+    g_clear_pointer (&reporter, t2i_reporter_free);
+    fflush (stdout);
+    fflush (stderr);
+    t2i_dist_abort (exit_code);
+  }
   if (exit_code == T2I_EXIT_ABORTED) {
     /* streaming threads may be stuck: leave without joining them */
     g_clear_pointer (&reporter, t2i_reporter_free);
@@ -603,6 +669,7 @@ out_deinit:
   g_clear_pointer (&html, t2i_html_report_free);
   g_clear_pointer (&reporter, t2i_reporter_free);
   t2i_plot_reset ();
+  t2i_dist_finalize ();
   gst_deinit ();
 out:
   g_strfreev (opt.sets);

@@ -21,6 +21,7 @@ struct _T2iReporter
   gboolean json_failed;         /* a write failed; reported once */
   gint64 start;
   T2iProgress *progress;
+  gchar *prefix;                /* before every printed line, or NULL */
   /* the live status line (interactive only) */
   gchar *status;
   gboolean status_shown;
@@ -601,6 +602,14 @@ json_write_failed (T2iReporter * r, int saved, GError ** error)
   return FALSE;
 }
 
+/* Puts @prefix before every line printed (a rank's "rank 1: "). */
+void
+t2i_reporter_set_prefix (T2iReporter * r, const gchar * prefix)
+{
+  g_free (r->prefix);
+  r->prefix = g_strdup (prefix);
+}
+
 /* Opens the --json log; "-" is standard output. */
 gboolean
 t2i_reporter_open_json (T2iReporter * r, const gchar * path, GError ** error)
@@ -688,6 +697,8 @@ t2i_reporter_print (T2iReporter * r, T2iVerbosity level,
   if (r->verbosity < level)
     return;
   clear_status (r);
+  if (r->prefix)
+    fputs (r->prefix, r->out);
   va_start (args, format);
   vfprintf (r->out, format, args);
   va_end (args);
@@ -867,5 +878,6 @@ t2i_reporter_free (T2iReporter * r)
   t2i_reporter_close_json (r, NULL);
   t2i_progress_free (r->progress);
   g_free (r->json_path);
+  g_free (r->prefix);
   g_free (r);
 }

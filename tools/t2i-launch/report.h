@@ -38,6 +38,8 @@ void t2i_reporter_tick (T2iReporter * reporter);
 gboolean t2i_reporter_open_json (T2iReporter * reporter, const gchar * path,
     GError ** error);
 
+void t2i_reporter_set_prefix (T2iReporter * reporter, const gchar * prefix);
+
 void t2i_reporter_free (T2iReporter * reporter);
 
 void t2i_reporter_print (T2iReporter * reporter, T2iVerbosity level,

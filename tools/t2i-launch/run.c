@@ -258,7 +258,11 @@ t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter,
   }
 
   g_source_remove (tick);
-  if (run.exit_code != T2I_EXIT_ABORTED) {
+  if (run.exit_code == T2I_EXIT_RUNTIME_ERROR && extras
+      && extras->leave_on_error) {
+    g_source_remove (sigint);
+    t2i_reporter_finish (reporter);
+  } else if (run.exit_code != T2I_EXIT_ABORTED) {
     g_source_remove (sigint);
     /* the graph of a run that ended before every link had caps */
     if (run.graph && !run.graph_written)

@@ -18,11 +18,15 @@ typedef enum
   T2I_EXIT_ABORTED = 130,
 } T2iExitCode;
 
-/* What watches a run besides the terminal. */
+/* What watches a run besides the terminal, and how it ends. */
 typedef struct
 {
   T2iHtmlReport *html;          /* --report DIR, nullable */
   const gchar *graph;           /* --graph FILE, nullable */
+  /* a pipeline that failed is left as it is, like an aborted one: a rank
+   * of a data-parallel job whose streaming thread may wait for the other
+   * ranks ends the job instead of joining it */
+  gboolean leave_on_error;
 } T2iRunExtras;
 
 T2iExitCode t2i_run_pipeline (GstElement * pipeline, T2iReporter * reporter,

@@ -82,6 +82,12 @@ void t2i_fid_stats_add_f32 (T2iFidStats * stats, const float *x, gint64 n);
 void t2i_fid_stats_add_f64 (T2iFidStats * stats, const double *x, gint64 n);
 gboolean t2i_fid_stats_add_tensor (T2iFidStats * stats, T2iTensor * features,
     GError ** error);
+/* the samples of @other added to @stats (data-parallel shares) */
+gboolean t2i_fid_stats_merge (T2iFidStats * stats, const T2iFidStats * other,
+    GError ** error);
+/* as bytes, to move between the processes of one job */
+GBytes *t2i_fid_stats_serialize (const T2iFidStats * stats);
+T2iFidStats *t2i_fid_stats_deserialize (GBytes * bytes, GError ** error);
 gboolean t2i_fid_stats_get (const T2iFidStats * stats, double *mu,
     double *sigma, GError ** error);
 gboolean t2i_fid_stats_save (const T2iFidStats * stats, const char *path,

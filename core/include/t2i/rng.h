@@ -25,6 +25,18 @@
  * - categorical: one word per row, u = w * 2^-32.
  * - randint and permutations: two words (64 bits) per value.
  *
+ * Sharded generators (data-parallel training, docs/distributed.md): with
+ * @shards = K > 1, rank @shard's fill of n values gives values
+ * shard * n .. shard * n + n - 1 of the fill of K n values an unsharded
+ * generator at the same offset would draw, and advances @offset as that
+ * fill does.  K ranks that each draw noise for their B items then hold,
+ * together, exactly the noise one process draws for the K B items of the
+ * same step, and their offsets stay equal to its offset.  A single value
+ * (uniform1, normal1, randint1) takes block @shard of the next K blocks:
+ * distinct on every rank, the offset again as K such calls.
+ * Permutations and shuffles ignore the shard (every rank draws the same
+ * one).  t2i_rng_init() and t2i_rng_derive() make unsharded generators.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -37,14 +49,20 @@ G_BEGIN_DECLS
  * T2iRng:
  * @seed: the Philox key
  * @offset: 32-bit words consumed so far (always a multiple of 4 after a call)
+ * @shard: this rank's index among @shards
+ * @shards: 0 or 1 for an ordinary generator; K for a rank's share of a
+ *   K-rank data-parallel stream (see above)
  *
- * The whole state of a generator.  Save both fields to checkpoint it; assign
- * them back (or use t2i_rng_set_state()) to continue bit-exactly.  The struct
- * is plain data: copying it forks an identical stream.
+ * The whole state of a generator.  Save @seed and @offset to checkpoint it;
+ * assign them back (or use t2i_rng_set_state(), which keeps the shard) to
+ * continue bit-exactly.  The struct is plain data: copying it forks an
+ * identical stream.
  */
 typedef struct _T2iRng {
   guint64 seed;
   guint64 offset;
+  guint32 shard;
+  guint32 shards;
 } T2iRng;
 
 /**
@@ -61,7 +79,10 @@ void t2i_philox4x32_10 (const guint32 counter[4], const guint32 key[2], guint32 
 void t2i_rng_init (T2iRng * rng, guint64 seed);                 /* offset 0 */
 void t2i_rng_get_state (const T2iRng * rng, guint64 * seed, guint64 * offset);
 void t2i_rng_set_state (T2iRng * rng, guint64 seed, guint64 offset);
-/* skips @n_words words, rounded up to a whole block of 4 */
+/* makes @rng rank @shard's share of a @shards-rank stream (@shards <= 1:
+ * an ordinary generator again) */
+void t2i_rng_set_shard (T2iRng * rng, guint shard, guint shards);
+/* skips @n_words words, rounded up to a whole block of 4 (not sharded) */
 void t2i_rng_skip (T2iRng * rng, guint64 n_words);
 /**
  * t2i_rng_derive:

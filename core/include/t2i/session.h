@@ -41,6 +41,22 @@ T2iRng *t2i_session_get_rng (T2iSession * self);
 gint64 t2i_session_get_resume_step (T2iSession * self);
 void t2i_session_set_resume_step (T2iSession * self, gint64 step);
 
+/* Data-parallel runs (t2i/dist.h, docs/distributed.md): this process's
+ * rank among the job's size (0 and 1 alone).  A new session joins the job
+ * the launcher started (t2i_dist_init(); when that fails the session is
+ * alone and the elements that need the job report the error), and its
+ * RNG is the rank's shard of the one stream (t2i/rng.h), so the noise of
+ * K ranks' batches is the noise of one K-times larger batch.  A NULL
+ * session reads as rank 0 of 1. */
+gint t2i_session_get_rank (T2iSession * self);
+gint t2i_session_get_size (T2iSession * self);
+/* Sets the rank and size the elements see, and the RNG's shard, before
+ * the pipeline starts.  0 of 1 makes a world of its own for a pipeline one
+ * rank runs alone (t2itrainer's samples).  Other values are for tests and
+ * for programs that run a rank's pipeline themselves: the collectives of
+ * t2itrainer and t2imetric go to t2i/dist.h's job whatever this says. */
+void t2i_session_set_rank (T2iSession * self, gint rank, gint size);
+
 /* Registry of parameter groups by name (e.g. "G", "D").  A group is an
  * opaque pointer owned by its element; the trainer looks groups up by the
  * name a loss element's update= names. */
@@ -57,6 +73,9 @@ gchar **t2i_session_list_groups (T2iSession * self);
 /* Finds or creates the session for @element (call in NULL->READY); *slot
  * receives a reference. */
 T2iSession *t2i_session_ensure (GstElement * element, T2iSession ** slot);
+/* Hands @session to @element (a pipeline: to all its elements) as its
+ * t2i.session context, before the element looks for one. */
+void t2i_session_provide (T2iSession * session, GstElement * element);
 /* In GstElement::set_context: keeps the session from @context. */
 void t2i_session_handle_set_context (GstElement * element,
     GstContext * context, T2iSession ** slot);

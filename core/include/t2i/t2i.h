@@ -11,6 +11,7 @@
 #include <t2i/safetensors.h>
 #include <t2i/record.h>
 #include <t2i/session.h>
+#include <t2i/dist.h>
 #include <t2i/element.h>
 #include <t2i/launch.h>
 #include <t2i/nn.h>
