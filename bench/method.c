@@ -61,6 +61,7 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +398,7 @@ typedef struct
   T2iEma *ema;
   gint64 step;
   gint l2v_tokens;              /* positions the first batch's L2V ran on */
+  gint64 l2v_sum, l2v_steps;    /* and the timed steps' */
   double data_s;                /* drawing batches */
   double gflop;
 } Method;
@@ -480,6 +482,8 @@ forward (Method * m)
   GstBuffer *rec = draw_batch (m);
   if (m->distgan) {
     net_forward (&m->clip_text, rec, &m->rng);
+    m->l2v_sum += used_tokens (rec);
+    m->l2v_steps++;
     net_forward (&m->clip_real, rec, &m->rng);
     net_forward (&m->l2v, rec, &m->rng);
   } else {
@@ -680,6 +684,22 @@ minor_faults (void)
   return r.ru_minflt;
 }
 
+/* user + system seconds of every thread of @ru */
+static double
+cpu_seconds (const struct rusage *ru)
+{
+  return ru->ru_utime.tv_sec + ru->ru_stime.tv_sec
+      + (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) * 1e-6;
+}
+
+static double
+self_cpu_seconds (void)
+{
+  struct rusage r;
+  getrusage (RUSAGE_SELF, &r);
+  return cpu_seconds (&r);
+}
+
 /* NAME-core-step: after WARMUP_STEPS steps (step 0 runs R1), each sample
  * is R1_EVERY consecutive steps (exactly one with R1) */
 static double
@@ -689,6 +709,7 @@ bench_core (const char *name, gboolean distgan)
   T2iAllocStats a0, a1;
 
   t2i_alloc_trim ();
+  malloc_trim (0);
   reset_peak_rss ();
   t2i_alloc_reset_peak ();
   const double start_rss = status_mib ("VmRSS");
@@ -696,8 +717,10 @@ bench_core (const char *name, gboolean distgan)
   for (gint i = 0; i < WARMUP_STEPS; i++)
     train_step (&m);
   m.data_s = 0;
+  m.l2v_sum = m.l2v_steps = 0;
   double *s = g_new (double, bench_n_samples);
   const long f0 = minor_faults ();
+  const double cpu0 = self_cpu_seconds ();
   t2i_alloc_get_stats (&a0);
   for (gint i = 0; i < bench_n_samples; i++) {
     const double t = bench_now ();
@@ -708,13 +731,18 @@ bench_core (const char *name, gboolean distgan)
   t2i_alloc_get_stats (&a1);
   const double steps = (double) bench_n_samples * R1_EVERY;
   printf ("# %s after warm-up: %.1f page faults and %.2f allocator misses "
-      "per step; drawing the batch %.2f ms of it\n", name,
-      (minor_faults () - f0) / steps,
+      "per step; drawing the batch %.2f ms of it; %.0f ms of CPU time per "
+      "step (all threads)\n", name, (minor_faults () - f0) / steps,
       (a1.system_allocs - a0.system_allocs) / steps,
-      m.data_s / steps * 1e3);
+      m.data_s / steps * 1e3, (self_cpu_seconds () - cpu0) / steps * 1e3);
   if (distgan)
-    printf ("# %s: the L2V module ran on %d token positions (the first "
-        "batch's longest caption)\n", name, m.l2v_tokens);
+    printf ("# %s: the L2V module ran on the batch's longest caption, %d "
+        "token positions in the first batch (the GFLOP count's), %.1f on "
+        "average over the timed steps\n", name, m.l2v_tokens,
+        (double) m.l2v_sum / MAX (m.l2v_steps, 1));
+  printf ("# %s: trained parameters D %" G_GINT64_FORMAT ", G %"
+      G_GINT64_FORMAT "%s\n", name, t2i_param_group_numel (m.group[0], TRUE),
+      t2i_param_group_numel (m.group[1], TRUE), distgan ? " (with L2V)" : "");
   printf ("mem %s %.0f %.0f %.0f\n", name, status_mib ("VmHWM"), start_rss,
       a1.peak_bytes / 1048576.0);
   const double gflop = m.gflop;
@@ -740,10 +768,11 @@ remove_tree (const char *dir)
   g_rmdir (dir);
 }
 
-/* seconds of a whole t2i-launch run; *@rss_mib: its peak RSS */
+/* seconds of a whole t2i-launch run; *@rss_mib: its peak RSS, *@cpu
+ * (nullable): its CPU seconds */
 static double
 launch (const char *const *args, gint steps, const char *dir, gint threads,
-    double *rss_mib)
+    double *rss_mib, double *cpu)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (argv, g_strdup (BENCH_T2I_LAUNCH));
@@ -780,6 +809,8 @@ launch (const char *const *args, gint steps, const char *dir, gint threads,
         "it by hand to see why", steps, status);
   if (rss_mib)
     *rss_mib = MAX (*rss_mib, ru.ru_maxrss / 1024.0);
+  if (cpu)
+    *cpu = cpu_seconds (&ru);
   return sec;
 }
 
@@ -812,13 +843,16 @@ bench_pipeline (const char *name, const char *const *args, gint threads,
   static const char *const warm[] = { "--", "fakesrc", "num-buffers=1", "!",
     "fakesink", NULL
   };
-  launch (warm, 0, dir, threads, NULL);
-  launch (args, 1, dir, threads, NULL);
+  launch (warm, 0, dir, threads, NULL, NULL);
+  launch (args, 1, dir, threads, NULL, NULL);
   double *s = g_new (double, bench_n_samples);
   for (gint i = 0; i < bench_n_samples; i++) {
-    const double a = launch (args, n1, dir, threads, &rss);
-    const double b = launch (args, n2, dir, threads, &rss);
-    printf ("# %s: %d steps %.2f s, %d steps %.2f s\n", name, n1, a, n2, b);
+    double ca, cb;
+    const double a = launch (args, n1, dir, threads, &rss, &ca);
+    const double b = launch (args, n2, dir, threads, &rss, &cb);
+    printf ("# %s: %d steps %.2f s, %d steps %.2f s; %.0f ms of CPU time "
+        "per step (all threads)\n", name, n1, a, n2, b,
+        (cb - ca) / (n2 - n1) * 1e3);
     s[i] = (b - a) / (n2 - n1);
   }
   remove_tree (dir);
