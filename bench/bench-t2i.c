@@ -1,6 +1,8 @@
-/* t2i side of the benchmark: times ops and a whole DCGAN 64x64 training
- * step; bench/run pairs it with bench/torch_bench.py.  Prints one line per
- * case: "case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP" (GFLOP per call).
+/* t2i side of the benchmark: times ops, a whole DCGAN 64x64 training
+ * step, CLIP's towers, CLIP-VQDiffusion's transformer and (method.c) whole
+ * methods' training steps; bench/run pairs it with bench/torch_bench.py.
+ * Prints one line per case: "case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP"
+ * (GFLOP per call), for the methods also "mem NAME ..." (method.c).
  *
  *   bench-t2i [--threads N] [--samples K] [NAME...]
  *   bench-t2i [--threads N] --info     ("key value" lines: threads, oneDNN)
