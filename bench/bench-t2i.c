@@ -1,11 +1,14 @@
-/* t2i side of the benchmark: times ops and a whole DCGAN 64x64 training
- * step; bench/run pairs it with bench/torch_bench.py.  Prints one line per
- * case: "case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP" (GFLOP per call).
+/* t2i side of the benchmark: times ops, a whole DCGAN 64x64 training
+ * step, CLIP's towers, CLIP-VQDiffusion's transformer and (method.c) whole
+ * methods' training steps; bench/run pairs it with bench/torch_bench.py.
+ * Prints one line per case: "case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP"
+ * (GFLOP per call), for the methods also "mem NAME ..." (method.c).
  *
  *   bench-t2i [--threads N] [--samples K] [NAME...]
  *   bench-t2i [--threads N] --info     ("key value" lines: threads, oneDNN)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bench.h"
 #include "gan.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -14,10 +17,10 @@
 #include <string.h>
 #include <time.h>
 
-static gint n_samples = 5;
+gint bench_n_samples = 5;
 
-static double
-now (void)
+double
+bench_now (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -29,6 +32,15 @@ cmp_double (const void *a, const void *b)
 {
   double x = *(const double *) a, y = *(const double *) b;
   return x < y ? -1 : x > y;
+}
+
+void
+bench_print_case (const char *name, double *s, gint n, double gflop)
+{
+  qsort (s, n, sizeof (double), cmp_double);
+  printf ("case %s %.3f %.3f %.3f %.4f\n", name, s[n / 2] * 1e3, s[0] * 1e3,
+      s[n - 1] * 1e3, gflop);
+  fflush (stdout);
 }
 
 typedef void (*BenchFn) (gpointer user);
@@ -47,30 +59,27 @@ bench (const char *name, BenchFn fn, gpointer user, double gflop)
 {
   fn (user);
   fn (user);
-  double t = now ();
+  double t = bench_now ();
   fn (user);
-  double one = now () - t;
+  double one = bench_now () - t;
   gint k = MAX (1, (gint) (0.3 / MAX (one, 1e-6)));
-  double *s = g_new (double, n_samples);
+  double *s = g_new (double, bench_n_samples);
   T2iAllocStats a0, a1;
   long f0 = minor_faults ();
   t2i_alloc_get_stats (&a0);
-  for (gint i = 0; i < n_samples; i++) {
-    t = now ();
+  for (gint i = 0; i < bench_n_samples; i++) {
+    t = bench_now ();
     for (gint j = 0; j < k; j++)
       fn (user);
-    s[i] = (now () - t) / k;
+    s[i] = (bench_now () - t) / k;
   }
   t2i_alloc_get_stats (&a1);
-  long calls = (long) n_samples * k;
+  long calls = (long) bench_n_samples * k;
   printf ("# %s after warm-up: %.1f page faults and %.2f allocator misses "
       "per call, peak %.0f MiB\n", name, (double) (minor_faults () - f0) / calls,
       (double) (a1.system_allocs - a0.system_allocs) / calls,
       a1.peak_bytes / 1048576.0);
-  qsort (s, n_samples, sizeof (double), cmp_double);
-  printf ("case %s %.3f %.3f %.3f %.4f\n", name, s[n_samples / 2] * 1e3,
-      s[0] * 1e3, s[n_samples - 1] * 1e3, gflop);
-  fflush (stdout);
+  bench_print_case (name, s, bench_n_samples, gflop);
   g_free (s);
 }
 
@@ -211,8 +220,8 @@ gan_teardown (Gan * s)
     t2i_tensor_unref (ts[i]);
 }
 
-static T2iTensor **
-trainable (T2iParamGroup * group)
+T2iTensor **
+bench_trainable (T2iParamGroup * group)
 {
   guint n = t2i_param_group_n_params (group), k = 0;
   T2iTensor **r = g_new0 (T2iTensor *, n + 1);
@@ -230,8 +239,8 @@ run_gan_step (gpointer user)
   Gan *s = user;
   T2iTensor *z = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (s->batch, GAN_NZ));
   T2iTensor *fake = gan_g_forward (&s->g, z, s->cond, TRUE);
-  g_autofree T2iTensor **pd = trainable (s->d.params);
-  g_autofree T2iTensor **pg = trainable (s->g.params);
+  g_autofree T2iTensor **pd = bench_trainable (s->d.params);
+  g_autofree T2iTensor **pg = bench_trainable (s->g.params);
 
   /* D step on real and detached fake */
   T2iTensor *fd = t2i_detach (fake);
@@ -406,7 +415,7 @@ run_vq_train (gpointer user)
   g_autoptr (T2iTensor) q = t2i_div (total, pt);
   g_autoptr (T2iTensor) mean = t2i_mean (q, T2I_ALL_AXES, FALSE);
   g_autoptr (T2iTensor) loss = t2i_mul_scalar (mean, 1.0 / (double) L);
-  g_autofree T2iTensor **p = trainable (c->params);
+  g_autofree T2iTensor **p = bench_trainable (c->params);
   t2i_optimizer_zero_grad (c->opt);
   t2i_backward (loss, p);
   t2i_optimizer_step (c->opt);
@@ -489,8 +498,8 @@ bench_vqdiff (gboolean train, T2iRng * rng)
   gst_structure_free (c.config);
 }
 
-static gboolean
-wanted (gchar ** names, const char *name)
+gboolean
+bench_wanted (gchar ** names, const char *name)
 {
   if (!names || !names[0])
     return TRUE;
@@ -510,7 +519,8 @@ main (int argc, char **argv)
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default 2)", "N"},
     {"info", 0, 0, G_OPTION_ARG_NONE, &info, "Print the thread count and oneDNN "
           "version, then exit", NULL},
-    {"samples", 's', 0, G_OPTION_ARG_INT, &n_samples, "Samples per case", "K"},
+    {"samples", 's', 0, G_OPTION_ARG_INT, &bench_n_samples,
+        "Samples per case", "K"},
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &names, NULL,
         "[NAME...]"},
     {NULL}
@@ -533,31 +543,32 @@ main (int argc, char **argv)
   T2iRng rng;
   t2i_rng_init (&rng, 7);
 
-  if (wanted (names, "sgemm-2048"))
+  if (bench_wanted (names, "sgemm-2048"))
     bench_sgemm ();
-  if (wanted (names, "matmul-1024"))
+  if (bench_wanted (names, "matmul-1024"))
     bench_op ("matmul-1024", op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),
         leaf (&rng, T2I_SHAPE (1024, 1024)), 3 * 2.0 * 1024 * 1024 * 1024 * 1e-9);
-  if (wanted (names, "conv-64x128-32"))
+  if (bench_wanted (names, "conv-64x128-32"))
     bench_op ("conv-64x128-32", op_conv, leaf (&rng, T2I_SHAPE (64, 64, 32, 32)),
         leaf (&rng, T2I_SHAPE (128, 64, 4, 4)),
         3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9);
-  if (wanted (names, "deconv-512x256-4"))
+  if (bench_wanted (names, "deconv-512x256-4"))
     bench_op ("deconv-512x256-4", op_deconv, leaf (&rng, T2I_SHAPE (64, 512, 4, 4)),
         leaf (&rng, T2I_SHAPE (512, 256, 4, 4)),
         3 * 2.0 * 64 * 512 * 4 * 4 * 256 * 16 * 1e-9);
-  if (wanted (names, "gan64-g-inference"))
+  if (bench_wanted (names, "gan64-g-inference"))
     bench_gan (64, FALSE);
-  if (wanted (names, "gan64-train-step"))
+  if (bench_wanted (names, "gan64-train-step"))
     bench_gan (64, TRUE);
-  if (wanted (names, "clip-text-b16"))
+  if (bench_wanted (names, "clip-text-b16"))
     bench_clip (TRUE, &rng);
-  if (wanted (names, "clip-vit-b32-b16"))
+  if (bench_wanted (names, "clip-vit-b32-b16"))
     bench_clip (FALSE, &rng);
-  if (wanted (names, "vqdiff-train-step"))
+  if (bench_wanted (names, "vqdiff-train-step"))
     bench_vqdiff (TRUE, &rng);
-  if (wanted (names, "vqdiff-sample"))
+  if (bench_wanted (names, "vqdiff-sample"))
     bench_vqdiff (FALSE, &rng);
+  bench_methods (names, threads);
   g_strfreev (names);
   return 0;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """PyTorch side of bench/run: the same cases as bench-t2i, same output
-format ("case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP").  Runs with Debian's
+format ("case NAME MEDIAN_MS MIN_MS MAX_MS GFLOP", and for the whole-method
+cases "mem NAME PEAK_RSS_MIB START_RSS_MIB -").  Runs with Debian's
 python3-torch.  The GAN is gan_bench.py of
-../shared/reference/cpu-performance.md (same layers, same step).
+../shared/reference/cpu-performance.md (same layers, same step); the
+methods are torch_lafite.py and torch_distgan.py.
 
     torch_bench.py [--threads N] [--samples K] [NAME...]
     torch_bench.py [--threads N] --blas-info
@@ -23,6 +25,8 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_distgan  # noqa: E402
+import torch_lafite  # noqa: E402
 import torch_vqdiff  # noqa: E402
 
 NZ, NC_IN, NC_PROJ, B = 100, 512, 128, 64
@@ -306,6 +310,8 @@ def main():
         clip_cases(False, s)
     if wanted("vqdiff"):
         torch_vqdiff.cases(bench, wanted, s)
+    torch_lafite.cases(wanted, s)
+    torch_distgan.cases(wanted, s)
 
 
 if __name__ == "__main__":

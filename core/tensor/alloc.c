@@ -130,6 +130,14 @@ t2i_alloc_get_stats (T2iAllocStats * out)
   g_mutex_unlock (&lock);
 }
 
+void
+t2i_alloc_reset_peak (void)
+{
+  g_mutex_lock (&lock);
+  stats.peak_bytes = stats.bytes_in_use;
+  g_mutex_unlock (&lock);
+}
+
 static void
 free_list (gpointer key, gpointer value, gpointer user)
 {

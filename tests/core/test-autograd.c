@@ -159,6 +159,24 @@ test_allocator_reuse (void)
 }
 
 static void
+test_allocator_peak (void)
+{
+  T2iAllocStats a, b;
+  T2iTensor *big = t2i_tensor_new (T2I_F32, T2I_SHAPE (256, 1024));
+  t2i_tensor_unref (big);
+  t2i_alloc_reset_peak ();
+  t2i_alloc_get_stats (&a);
+  g_assert_cmpuint (a.peak_bytes, ==, a.bytes_in_use);
+  T2iTensor *small = t2i_tensor_new (T2I_F32, T2I_SHAPE (16, 1024));
+  t2i_alloc_get_stats (&b);
+  /* the peak since the reset, not the earlier, larger one */
+  g_assert_cmpuint (b.peak_bytes, ==, b.bytes_in_use);
+  g_assert_cmpuint (b.peak_bytes, >=, a.peak_bytes + 16 * 1024 * 4);
+  g_assert_cmpuint (b.peak_bytes, <, a.peak_bytes + 256 * 1024 * 4);
+  t2i_tensor_unref (small);
+}
+
+static void
 test_alias_shares_storage (void)
 {
   T2iTensor *t = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (2, 6));
@@ -179,6 +197,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autograd/no-grad-and-detach", test_no_grad_and_detach);
   g_test_add_func ("/autograd/grad-function", test_grad_function);
   g_test_add_func ("/alloc/reuse", test_allocator_reuse);
+  g_test_add_func ("/alloc/peak", test_allocator_peak);
   g_test_add_func ("/tensor/alias", test_alias_shares_storage);
   return g_test_run ();
 }

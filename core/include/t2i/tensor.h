@@ -193,6 +193,8 @@ typedef struct {
   guint64 system_allocs;        /* how often the allocator asked the system */
 } T2iAllocStats;
 void t2i_alloc_get_stats (T2iAllocStats * stats);
+/* restarts peak_bytes from bytes_in_use, to measure one phase's peak */
+void t2i_alloc_reset_peak (void);
 void t2i_alloc_trim (void);             /* give cached blocks back */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (T2iTensor, t2i_tensor_unref)
