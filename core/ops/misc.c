@@ -4,12 +4,32 @@
  */
 #include "t2i/ops.h"
 #include "t2i/rng.h"
+#include "../backend/backend.h"
 
 /* saved[0]: the scaled keep mask (0 or 1 / (1 - p)), dtype of x */
 static void
 dropout_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   gin[0] = t2i_mul (g, node->saved[0]);
+}
+
+/* the scaled keep mask: 1 / (1 - p) with probability 1 - p, else 0 */
+gboolean
+t2i_cpu_dropout_mask (T2iTensor * mask, double p, T2iRng * rng)
+{
+  t2i_rng_fill_bernoulli (rng, mask, 1.0 - p);
+  const double inv = 1.0 / (1.0 - p);
+  if (mask->dtype == T2I_F32) {
+    float *m = mask->data;
+    const float s = (float) inv;
+    for (gint64 i = 0; i < mask->numel; i++)
+      m[i] *= s;
+  } else {
+    double *m = mask->data;
+    for (gint64 i = 0; i < mask->numel; i++)
+      m[i] *= inv;
+  }
+  return TRUE;
 }
 
 /**
@@ -44,33 +64,14 @@ t2i_dropout (T2iTensor * x, double p, gboolean training, struct _T2iRng *rng)
   } else {
     g_return_val_if_fail (rng != NULL, NULL);
     mask = t2i_tensor_new_like (x);
-    t2i_rng_fill_bernoulli (rng, mask, 1.0 - p);
-    const double inv = 1.0 / (1.0 - p);
-    if (x->dtype == T2I_F32) {
-      float *m = mask->data;
-      const float s = (float) inv;
-      for (gint64 i = 0; i < mask->numel; i++)
-        m[i] *= s;
-    } else {
-      double *m = mask->data;
-      for (gint64 i = 0; i < mask->numel; i++)
-        m[i] *= inv;
-    }
+    if (mask && !T2I_BACKEND (x)->dropout_mask (mask, p, rng))
+      g_clear_pointer (&mask, t2i_tensor_unref);
   }
-
-  T2iTensor *y = t2i_tensor_new_like (x);
-  if (x->dtype == T2I_F32) {
-    const float *a = x->data, *m = mask->data;
-    float *o = y->data;
-#pragma omp parallel for simd if (x->numel > 65536)
-    for (gint64 i = 0; i < x->numel; i++)
-      o[i] = a[i] * m[i];
-  } else {
-    const double *a = x->data, *m = mask->data;
-    double *o = y->data;
-    for (gint64 i = 0; i < x->numel; i++)
-      o[i] = a[i] * m[i];
-  }
+  if (!mask)
+    return NULL;
+  T2iTensor *y = T2I_BACKEND (x)->binary (T2I_BIN_MUL, x, mask);
+  if (!y)
+    return NULL;
   if (!t2i_any_requires_grad (1, &x))
     return y;
   T2iNode *node = t2i_node_new ("dropout", dropout_backward, 1, &x);
