@@ -936,9 +936,10 @@ channel_broadcast_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 static T2iTensor *
 channel_broadcast (T2iTensor * v, const gint64 * shape)
 {
-  T2iTensor *y = t2i_tensor_zeros (v->dtype, 4, shape);
+  T2iTensor *y = t2i_tensor_zeros_on (v->device, v->dtype, 4, shape);
 
-  t2i_cpu_channel_bias (y, v);
+  if (y && !T2I_BACKEND (v)->channel_bias (y, v))
+    g_clear_pointer (&y, t2i_tensor_unref);
   T2I_RECORD (y, "conv_bias_grad_backward", channel_broadcast_backward, v);
   return y;
 }

@@ -400,9 +400,10 @@ DEF_MAP (clamp_f64, double, x < p0 ? p0 : (x > p1 ? p1 : x))
 /* 1 inside [p0, p1], 0 outside: the clamp gradient mask */
 DEF_MAP (inside_f32, float, (x >= p0 && x <= p1) ? 1.0f : 0.0f)
 DEF_MAP (inside_f64, double, (x >= p0 && x <= p1) ? 1.0 : 0.0)
-/* 1 above p0, 0 elsewhere (a mask of unclamped rows) */
-DEF_MAP (gt_f32, float, x > p0 ? 1.0f : 0.0f)
-DEF_MAP (gt_f64, double, x > p0 ? 1.0 : 0.0)
+/* 1 above p[0] (compared in double, as l2_normalize's backward compares
+ * its saved norms with eps), 0 elsewhere */
+DEF_MAP (gt_f32, float, (double) x > p[0] ? 1.0f : 0.0f)
+DEF_MAP (gt_f64, double, x > p[0] ? 1.0 : 0.0)
 
 /* the CPU loops of the unary entry, by op */
 static const T2iMapFn unary_fns[][2] = {

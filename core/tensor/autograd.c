@@ -222,7 +222,8 @@ run_backward (T2iTensor * out, T2iTensor * grad_out, GHashTable * targets,
   if (g_hash_table_contains (reach, out)) {
     gboolean prev = t2i_set_grad_enabled (create_graph);
     T2iTensor *seed = grad_out ? t2i_tensor_ref (grad_out)
-        : t2i_tensor_full (out->dtype, out->ndim, out->shape, 1.0);
+        : t2i_tensor_full_on (out->device, out->dtype, out->ndim, out->shape,
+        1.0);
     g_hash_table_insert (grads, out, seed);
 
     for (gint k = (gint) order->len - 1; k >= 0; k--) {

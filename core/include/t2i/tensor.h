@@ -200,6 +200,15 @@ const char *t2i_cuda_runtime_name (void);
 gboolean t2i_cuda_set_emulation (gboolean emulate);
 /* waits for the work queued on the calling thread's stream */
 gboolean t2i_cuda_synchronize (GError ** error);
+/* CUDA streams: ops queue their kernels on the calling thread's current
+ * stream (the default stream until one is set); a pipeline runs on one */
+typedef struct _T2iCudaStream T2iCudaStream;
+T2iCudaStream *t2i_cuda_stream_new (GError ** error);
+/* waits for the stream, gives its cached memory back, frees it */
+void t2i_cuda_stream_free (T2iCudaStream * stream);
+/* makes @stream (NULL: the default) current on the calling thread;
+ * returns the previous one */
+T2iCudaStream *t2i_cuda_stream_set_current (T2iCudaStream * stream);
 /* a copy of @t on @device (a new reference to @t when it is already there) */
 T2iTensor *t2i_tensor_to_device (T2iTensor * t, T2iDevice device, GError ** error);
 /* copies @src (any device) into @dst (any device; same dtype and numel) */
