@@ -449,6 +449,16 @@ run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
     g_error_free (err);
     return FALSE;
   }
+  /* a session of its own on the trainer's device */
+  {
+    g_autoptr (T2iSession) ss = t2i_session_new ();
+    if (t2i_session_set_device (ss, t2i_session_get_device (self->session),
+            NULL)) {
+      GstContext *c = t2i_session_context_new (ss);
+      gst_element_set_context (pipe, c);
+      gst_context_unref (c);
+    }
+  }
   gboolean ok = TRUE;
   if (run) {
     GstBus *bus = gst_element_get_bus (pipe);
@@ -1135,6 +1145,7 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   }
   if (self->report_time == 0)
     self->report_time = g_get_monotonic_time ();
+  t2i_session_enter (self->session);
 
   T2iRecordMeta *meta = t2i_record_get_meta (rec);
   self->epoch = meta->epoch;

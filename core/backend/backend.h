@@ -178,6 +178,7 @@ typedef struct
   X (causal_mask, T2iT *, (T2iDType dtype, gint64 Lq, gint64 Lk))           \
   /* dropout (core/ops/misc.c) and random fills (core/rng) */              \
   X (dropout_mask, gboolean, (T2iT * mask, double p, T2iRng * rng))         \
+  X (lerp_mean, gboolean, (T2iT * avg, const T2iT * x, double beta))        \
   X (rng_fill, gboolean, (T2iRng * rng, T2iRngFill kind, T2iT * t,          \
           double a, double b))                                               \
   /* losses (core/ops/loss.c); g is the 0-d upstream gradient */           \

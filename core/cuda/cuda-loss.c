@@ -139,6 +139,13 @@ t2i_cuda_adam_step (T2iTensor * p, const T2iTensor * g, T2iTensor * m,
 }
 
 gboolean
+t2i_cuda_lerp_mean (T2iTensor * avg, const T2iTensor * x, double beta)
+{
+  return T2I_CUDA_FT (x->dtype, lerp_mean, x->shape[1], k.n = x->shape[0];
+      k.d = x->shape[1]; k.beta = beta; k.x = x->data; k.avg = avg->data);
+}
+
+gboolean
 t2i_cuda_ema_step (T2iTensor * shadow, const T2iTensor * live, double decay)
 {
   return T2I_CUDA_FT (live->dtype, ema, live->numel, k.d = decay;

@@ -31,8 +31,10 @@ static void
 choose_runtime (void)
 {
   if (g_once_init_enter (&chosen)) {
-    if (emulation < 0)
-      emulation = g_strcmp0 (g_getenv ("T2I_CUDA_EMULATE"), "1") == 0;
+    if (emulation < 0) {
+      const char *e = g_getenv ("T2I_CUDA_EMULATE");
+      emulation = g_strcmp0 (e, "1") == 0 || g_strcmp0 (e, "strict") == 0;
+    }
     if (emulation) {
       runtime = t2i_cuda_runtime_emu ();
     } else {

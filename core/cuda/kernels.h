@@ -133,6 +133,7 @@
   T2I_KERNELS_BY_FLOAT (X, one_hot)                                          \
   T2I_KERNELS_BY_FLOAT (X, max_onehot)                                       \
   T2I_KERNELS_BY_FLOAT (X, ema)                                              \
+  T2I_KERNELS_BY_FLOAT (X, lerp_mean)                                        \
   T2I_KERNELS_BY_FLOAT (X, sum_partial)                                      \
   T2I_KERNELS_BY_FLOAT (X, sum_finish)                                       \
   T2I_KERNELS_BY_FLOAT (X, mean_finish)                                      \

@@ -66,13 +66,16 @@ gpu_free (void *p)
   cudaFree (p);
 }
 
+/* from pageable host memory cudaMemcpyAsync returns once the data is
+ * staged (CUDA's API synchronisation rules; the driver may wait for the
+ * stream to do so): the host buffer may be reused on return */
 static int
 gpu_h2d (void *dst, const void *src, size_t n, void *s)
 {
   if (!n)
     return 1;
   return ok (cudaMemcpyAsync (dst, src, n, cudaMemcpyHostToDevice,
-          (cudaStream_t) s)) && ok (cudaStreamSynchronize ((cudaStream_t) s));
+          (cudaStream_t) s));
 }
 
 static int

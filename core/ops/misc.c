@@ -79,6 +79,49 @@ t2i_dropout (T2iTensor * x, double p, gboolean training, struct _T2iRng *rng)
   return t2i_node_attach (node, y);
 }
 
+/* the CPU table's entry: the mean in double, the lerp in double */
+gboolean
+t2i_cpu_lerp_mean (T2iTensor * avg, const T2iTensor * x, double beta)
+{
+  const gint64 n = x->shape[0], d = x->shape[1];
+  if (x->dtype == T2I_F32) {
+    const float *wd = x->data;
+    float *a = avg->data;
+    for (gint64 j = 0; j < d; j++) {
+      double s = 0;
+      for (gint64 i = 0; i < n; i++)
+        s += wd[i * d + j];
+      s /= (double) n;
+      a[j] = (float) (s + beta * ((double) a[j] - s));
+    }
+  } else {
+    const double *wd = x->data;
+    double *a = avg->data;
+    for (gint64 j = 0; j < d; j++) {
+      double s = 0;
+      for (gint64 i = 0; i < n; i++)
+        s += wd[i * d + j];
+      s /= (double) n;
+      a[j] = s + beta * (a[j] - s);
+    }
+  }
+  return TRUE;
+}
+
+void
+t2i_update_running_mean (T2iTensor * avg, T2iTensor * x, double beta)
+{
+  g_return_if_fail (avg != NULL && x != NULL);
+  if (x->ndim != 2 || avg->numel != x->shape[1] || avg->dtype != x->dtype
+      || avg->device != x->device
+      || (x->dtype != T2I_F32 && x->dtype != T2I_F64) || x->shape[0] < 1) {
+    g_critical ("t2i_update_running_mean: need x [N, D] (N >= 1) and avg [D] "
+        "of one float dtype and device");
+    return;
+  }
+  T2I_BACKEND (x)->lerp_mean (avg, x, beta);
+}
+
 /**
  * t2i_lstm_cell:
  * @x: [N, In]

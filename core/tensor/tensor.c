@@ -371,6 +371,27 @@ t2i_tensor_alias (T2iTensor * t, gint ndim, const gint64 * shape)
   return a;
 }
 
+gboolean
+t2i_tensor_move_to_device (T2iTensor * t, T2iDevice device, GError ** error)
+{
+  g_return_val_if_fail (t != NULL, FALSE);
+  if (t->grad && !t2i_tensor_move_to_device (t->grad, device, error))
+    return FALSE;
+  if (t->device == device)
+    return TRUE;
+  T2iTensor *copy = t2i_tensor_to_device (t, device, error);
+  if (!copy)
+    return FALSE;
+  Storage *old = t->storage, *s = copy->storage;
+  g_atomic_int_inc (&s->ref_count);
+  t->storage = s;
+  t->data = s->data;
+  t->device = device;
+  t2i_tensor_unref (copy);
+  storage_unref (old);
+  return TRUE;
+}
+
 T2iTensor *
 t2i_detach (T2iTensor * t)
 {

@@ -1022,6 +1022,24 @@ test_attention_misc (void)
 }
 
 static void
+test_running_mean (void)
+{
+  if (!need_device ())
+    return;
+  for (gint d = 0; d < 2; d++) {
+    T2iDType dt = d ? T2I_F64 : T2I_F32;
+    T2iTensor *x = randu (dt, SH (6, 5), -1, 1), *avg = randu (dt, SH (5), 0, 1);
+    T2iTensor *xd = dev (x), *ad = dev (avg);
+    t2i_update_running_mean (avg, x, 0.9);
+    t2i_update_running_mean (ad, xd, 0.9);
+    assert_close ("update_running_mean", ad, avg, 0);
+    T2iTensor *ts[] = { x, avg, xd, ad };
+    for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+      t2i_tensor_unref (ts[i]);
+  }
+}
+
+static void
 test_dropout (void)
 {
   if (!need_device ())
@@ -1325,6 +1343,25 @@ test_mixed_devices (void)
   g_test_trap_assert_stderr ("*t2i_add: a is on cpu and b on cuda*");
 }
 
+/* the strict emulator catches host code that reads device memory */
+static void
+test_strict_emulator (void)
+{
+  if (on_gpu) {
+    g_test_skip ("a check of the emulator");
+    return;
+  }
+  if (g_test_subprocess ()) {
+    T2iTensor *d = t2i_tensor_full_on (T2I_DEVICE_CUDA, T2I_F32, SH (4), 1);
+    volatile float v = ((float *) d->data)[0];
+    (void) v;
+    return;
+  }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*host code read or wrote CUDA memory*");
+}
+
 /* ---- completeness ---- */
 
 static void
@@ -1364,11 +1401,15 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   on_gpu = g_strcmp0 (g_getenv ("T2I_TEST_GPU"), "1") == 0;
-  if (!on_gpu)
+  if (!on_gpu) {
+    /* strict: host code touching device memory crashes, as on a GPU */
+    g_setenv ("T2I_CUDA_EMULATE", "strict", TRUE);
     g_assert_true (t2i_cuda_set_emulation (TRUE));
+  }
   g_test_add_func ("/backend/table-complete", test_table_complete);
   g_test_add_func ("/backend/tensors", test_tensors);
   g_test_add_func ("/backend/mixed-devices", test_mixed_devices);
+  g_test_add_func ("/backend/strict-emulator", test_strict_emulator);
   g_test_add_func ("/backend/elementwise", test_elementwise);
   g_test_add_func ("/backend/reductions", test_reductions);
   g_test_add_func ("/backend/shape", test_shape);
@@ -1381,6 +1422,7 @@ main (int argc, char **argv)
   g_test_add_func ("/backend/batch-norm-running", test_batch_norm_running);
   g_test_add_func ("/backend/attention-misc", test_attention_misc);
   g_test_add_func ("/backend/dropout", test_dropout);
+  g_test_add_func ("/backend/running-mean", test_running_mean);
   g_test_add_func ("/backend/losses", test_losses);
   g_test_add_func ("/backend/rng", test_rng);
   g_test_add_func ("/backend/optim", test_optim);

@@ -14,6 +14,7 @@
 #include <gst/gst.h>
 
 #include <t2i/launch.h>
+#include <t2i/session.h>
 
 #include "diagnose.h"
 #include "graph.h"
@@ -33,6 +34,7 @@ typedef struct
   gboolean verbose;
   gboolean version;
   gboolean list_elements;
+  gchar *device;
 } Options;
 
 /* ------------------------------------------------------------------ */
@@ -397,6 +399,29 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
   return TRUE;
 }
 
+/* --device: the pipeline gets a session on DEVICE before it starts (the
+ * elements take it from the context instead of making their own) */
+static gboolean
+set_device (GstElement * pipeline, const char *name, gint * exit_code)
+{
+  T2iDevice device;
+  g_autoptr (GError) error = NULL;
+  if (!t2i_device_from_name (name, &device)) {
+    *exit_code = usage_error ("--device takes cpu or cuda");
+    return FALSE;
+  }
+  g_autoptr (T2iSession) session = t2i_session_new ();
+  if (!t2i_session_set_device (session, device, &error)) {
+    g_printerr ("t2i-launch: --device=%s: %s\n", name, error->message);
+    *exit_code = T2I_EXIT_RUNTIME_ERROR;
+    return FALSE;
+  }
+  GstContext *c = t2i_session_context_new (session);
+  gst_element_set_context (pipeline, c);
+  gst_context_unref (c);
+  return TRUE;
+}
+
 /* OpenMP reads its wait policy once, when libgomp is loaded, so it must be
  * in the environment before the process starts: busy-waiting compute
  * threads make every op several times slower as soon as another process
@@ -429,6 +454,9 @@ main (int argc, char **argv)
         "Print errors only", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
         "Also print state changes and all element messages", NULL},
+    {"device", 'd', 0, G_OPTION_ARG_STRING, &opt.device,
+          "Where the pipeline's tensors live: cpu (default, or "
+          "$T2I_DEVICE) or cuda (docs/cuda.md)", "DEVICE"},
     {"list-elements", 0, 0, G_OPTION_ARG_NONE, &opt.list_elements,
         "List the elements of the t2i plugin and exit", NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version,
@@ -525,6 +553,11 @@ main (int argc, char **argv)
   if (pipeline == NULL)
     goto out_deinit;
 
+  if (opt.device && !set_device (pipeline, opt.device, &exit_code)) {
+    gst_object_unref (pipeline);
+    goto out_deinit;
+  }
+
   reporter = t2i_reporter_new (stderr, isatty (fileno (stderr)),
       opt.quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
       T2I_VERBOSITY_NORMAL);
@@ -555,5 +588,6 @@ out_deinit:
 out:
   g_strfreev (opt.sets);
   g_free (opt.json);
+  g_free (opt.device);
   return exit_code;
 }

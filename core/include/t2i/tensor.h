@@ -211,6 +211,11 @@ void t2i_cuda_stream_free (T2iCudaStream * stream);
 T2iCudaStream *t2i_cuda_stream_set_current (T2iCudaStream * stream);
 /* a copy of @t on @device (a new reference to @t when it is already there) */
 T2iTensor *t2i_tensor_to_device (T2iTensor * t, T2iDevice device, GError ** error);
+/* moves @t's data (and its gradient's) to @device in place: the same
+ * tensor object, new storage.  For parameters right after they are built
+ * or loaded; aliases made earlier keep the old storage. */
+gboolean t2i_tensor_move_to_device (T2iTensor * t, T2iDevice device,
+    GError ** error);
 /* copies @src (any device) into @dst (any device; same dtype and numel) */
 gboolean t2i_tensor_copy_into (T2iTensor * dst, const T2iTensor * src,
     GError ** error);
