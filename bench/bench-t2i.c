@@ -15,6 +15,24 @@
 #include <time.h>
 
 static gint n_samples = 5;
+/* --device: where the cases' tensors and parameters live */
+static T2iDevice device = T2I_DEVICE_CPU;
+
+/* waits for the device's queue (a no-op on the CPU) */
+static void
+sync_device (void)
+{
+  if (device != T2I_DEVICE_CPU && !t2i_cuda_synchronize (NULL))
+    g_error ("CUDA synchronisation failed");
+}
+
+static T2iTensor *
+on_device (T2iTensor * t)
+{
+  if (!t2i_tensor_move_to_device (t, device, NULL))
+    g_error ("cannot move a tensor to %s", t2i_device_name (device));
+  return t;
+}
 
 static double
 now (void)
@@ -47,8 +65,10 @@ bench (const char *name, BenchFn fn, gpointer user, double gflop)
 {
   fn (user);
   fn (user);
+  sync_device ();
   double t = now ();
   fn (user);
+  sync_device ();
   double one = now () - t;
   gint k = MAX (1, (gint) (0.3 / MAX (one, 1e-6)));
   double *s = g_new (double, n_samples);
@@ -59,6 +79,7 @@ bench (const char *name, BenchFn fn, gpointer user, double gflop)
     t = now ();
     for (gint j = 0; j < k; j++)
       fn (user);
+    sync_device ();
     s[i] = (now () - t) / k;
   }
   t2i_alloc_get_stats (&a1);
@@ -120,7 +141,7 @@ run_op (gpointer user)
   OpCase *c = user;
   T2iTensor *y = c->op (c->x, c->w);
   if (!c->gout)
-    c->gout = t2i_tensor_full (T2I_F32, y->ndim, y->shape, 0.01);
+    c->gout = t2i_tensor_full_on (device, T2I_F32, y->ndim, y->shape, 0.01);
   T2iTensor *in[2] = { c->x, c->w };
   T2iTensor **g = t2i_grad (y, c->gout, in, 2, FALSE);
   t2i_tensor_unref (g[0]);
@@ -152,7 +173,7 @@ op_deconv (T2iTensor * x, T2iTensor * w)
 static T2iTensor *
 leaf (T2iRng * rng, gint ndim, const gint64 * shape)
 {
-  T2iTensor *t = t2i_rng_randn (rng, T2I_F32, ndim, shape);
+  T2iTensor *t = on_device (t2i_rng_randn (rng, T2I_F32, ndim, shape));
   t2i_tensor_set_requires_grad (t, TRUE);
   return t;
 }
@@ -193,10 +214,15 @@ gan_setup (Gan * s, gint res, gint batch)
   cfg.beta2 = 0.999;
   s->opt_g = t2i_optimizer_new (s->g.params, &cfg);
   s->opt_d = t2i_optimizer_new (s->d.params, &cfg);
-  s->real = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (batch, 3, res, res));
-  s->cond = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (batch, GAN_NCOND));
-  s->ones = t2i_tensor_full (T2I_F32, T2I_SHAPE (batch), 1.0);
-  s->zeros = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (batch));
+  if (!t2i_param_group_to_device (s->g.params, device, NULL)
+      || !t2i_param_group_to_device (s->d.params, device, NULL))
+    g_error ("cannot move the GAN to %s", t2i_device_name (device));
+  s->real = t2i_rng_randn_on (&s->rng, device, T2I_F32, T2I_SHAPE (batch, 3,
+          res, res));
+  s->cond = t2i_rng_randn_on (&s->rng, device, T2I_F32, T2I_SHAPE (batch,
+          GAN_NCOND));
+  s->ones = t2i_tensor_full_on (device, T2I_F32, T2I_SHAPE (batch), 1.0);
+  s->zeros = t2i_tensor_zeros_on (device, T2I_F32, T2I_SHAPE (batch));
 }
 
 static void
@@ -228,7 +254,8 @@ static void
 run_gan_step (gpointer user)
 {
   Gan *s = user;
-  T2iTensor *z = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (s->batch, GAN_NZ));
+  T2iTensor *z = t2i_rng_randn_on (&s->rng, device, T2I_F32,
+      T2I_SHAPE (s->batch, GAN_NZ));
   T2iTensor *fake = gan_g_forward (&s->g, z, s->cond, TRUE);
   g_autofree T2iTensor **pd = trainable (s->d.params);
   g_autofree T2iTensor **pg = trainable (s->g.params);
@@ -264,7 +291,8 @@ run_g_inference (gpointer user)
 {
   Gan *s = user;
   gboolean prev = t2i_set_grad_enabled (FALSE);
-  T2iTensor *z = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (s->batch, GAN_NZ));
+  T2iTensor *z = t2i_rng_randn_on (&s->rng, device, T2I_F32,
+      T2I_SHAPE (s->batch, GAN_NZ));
   T2iTensor *fake = gan_g_forward (&s->g, z, s->cond, FALSE);
   t2i_tensor_unref (fake);
   t2i_tensor_unref (z);
@@ -322,6 +350,8 @@ bench_clip (gboolean text, T2iRng * rng)
   t2i_clip_config_init_vit_b32 (&cfg);
   g_autoptr (T2iParamGroup) group = t2i_param_group_new ("clip");
   c.clip = t2i_clip_new (&cfg, group, NULL, rng);
+  if (!t2i_param_group_to_device (group, device, NULL))
+    g_error ("cannot move CLIP to %s", t2i_device_name (device));
   if (text) {
     /* full-length captions: EOT at the last position, as the PyTorch side
      * computes all 77 positions */
@@ -329,10 +359,12 @@ bench_clip (gboolean text, T2iRng * rng)
     t2i_rng_randint_i32 (rng, t2i_tensor_i32 (c.input), c.input->numel, 1, 49406);
     for (gint i = 0; i < b; i++)
       t2i_tensor_i32 (c.input)[i * 77 + 76] = 49407;
+    on_device (c.input);
     bench ("clip-text-b16", run_clip, &c,
         b * (transformer_flops (77, 512, 12) + 2.0 * 512 * 512) * 1e-9);
   } else {
-    c.input = t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (b, 3, 224, 224));
+    c.input = on_device (t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (b, 3, 224,
+            224)));
     bench ("clip-vit-b32-b16", run_clip, &c,
         b * (transformer_flops (50, 768, 12) + 2.0 * 49 * 768 * 3 * 32 * 32
             + 2.0 * 768 * 512) * 1e-9);
@@ -358,11 +390,14 @@ main (int argc, char **argv)
   gint threads = 2;
   gboolean info = FALSE;
   gchar **names = NULL;
+  g_autofree gchar *device_name = NULL;
   GOptionEntry entries[] = {
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default 2)", "N"},
     {"info", 0, 0, G_OPTION_ARG_NONE, &info, "Print the thread count and oneDNN "
           "version, then exit", NULL},
     {"samples", 's', 0, G_OPTION_ARG_INT, &n_samples, "Samples per case", "K"},
+    {"device", 'd', 0, G_OPTION_ARG_STRING, &device_name, "cpu (default) or "
+          "cuda: where tensors and parameters live", "DEVICE"},
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &names, NULL,
         "[NAME...]"},
     {NULL}
@@ -373,6 +408,19 @@ main (int argc, char **argv)
     return 2;
   g_option_context_free (ctx);
   t2i_set_num_threads (threads);
+  if (device_name && !t2i_device_from_name (device_name, &device)) {
+    g_printerr ("bench-t2i: --device takes cpu or cuda\n");
+    return 2;
+  }
+  if (device == T2I_DEVICE_CUDA) {
+    if (!t2i_cuda_is_available ()) {
+      g_printerr ("bench-t2i: --device=cuda: %s\n",
+          t2i_cuda_unavailable_reason ());
+      return 2;
+    }
+    printf ("# device: %s (%s)\n", t2i_cuda_device_name (),
+        t2i_cuda_runtime_name ());
+  }
   if (info) {
     const dnnl_version_t *v = dnnl_version ();
 
@@ -384,7 +432,8 @@ main (int argc, char **argv)
   T2iRng rng;
   t2i_rng_init (&rng, 7);
 
-  if (wanted (names, "sgemm-2048"))
+  /* oneDNN's own sgemm: a CPU case */
+  if (device == T2I_DEVICE_CPU && wanted (names, "sgemm-2048"))
     bench_sgemm ();
   if (wanted (names, "matmul-1024"))
     bench_op ("matmul-1024", op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),

@@ -83,6 +83,13 @@ t2i_cuda_runtime_name (void)
   return rt ? rt->name : NULL;
 }
 
+const char *
+t2i_cuda_device_name (void)
+{
+  const T2iCudaRuntime *rt = t2i_cuda_rt ();
+  return rt ? rt->device_name () : NULL;
+}
+
 gboolean
 t2i_cuda_check (const char *what, int ok)
 {

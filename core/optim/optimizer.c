@@ -242,6 +242,8 @@ sgd_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
     if (a.first)
       s->buf1 = t2i_tensor_new_like (value);
   }
+  if (s->buf1)
+    t2i_tensor_move_to_device (s->buf1, value->device, NULL);
   T2I_BACKEND (value)->sgd_step (value, value->grad, s->buf1, &a);
 }
 
@@ -269,6 +271,9 @@ adam_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
     .decoupled = decoupled,
   };
 
+  /* state loaded from a file sits next to its parameter */
+  t2i_tensor_move_to_device (s->buf1, value->device, NULL);
+  t2i_tensor_move_to_device (s->buf2, value->device, NULL);
   T2I_BACKEND (value)->adam_step (value, value->grad, s->buf1, s->buf2, &a);
 }
 
@@ -454,6 +459,9 @@ t2i_optimizer_load_state (T2iOptimizer * opt, T2iSafetensors * st, GError ** err
         g_clear_pointer (&t, t2i_tensor_unref);
       }
       g_free (key);
+      /* next to its parameter */
+      if (t && !t2i_tensor_move_to_device (t, p->value->device, error))
+        g_clear_pointer (&t, t2i_tensor_unref);
       if (t == NULL) {
         param_state_free (s);
         goto out;

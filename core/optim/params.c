@@ -361,13 +361,11 @@ t2i_param_group_load (T2iParamGroup * group, T2iSafetensors * st, const char *pr
     }
     if (ndim != p->value->ndim
         || memcmp (shape, p->value->shape, sizeof (gint64) * (gsize) ndim) != 0
-        || !dtype_class_compatible (dtype, p->value->dtype)
-        || p->value->device != T2I_DEVICE_CPU) {
+        || !dtype_class_compatible (dtype, p->value->dtype)) {
       char *fs = t2i_shape_to_string (ndim, shape);
       char *ps = t2i_shape_to_string (p->value->ndim, p->value->shape);
-      char *item = g_strdup_printf ("%s (file %s %s, parameter %s %s%s)", keys[i], fdt,
-          fs, t2i_dtype_name (p->value->dtype), ps,
-          p->value->device != T2I_DEVICE_CPU ? " not on the CPU" : "");
+      char *item = g_strdup_printf ("%s (file %s %s, parameter %s %s)", keys[i], fdt,
+          fs, t2i_dtype_name (p->value->dtype), ps);
 
       name_list_add (&mismatched, item);
       g_free (item);

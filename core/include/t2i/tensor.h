@@ -194,6 +194,8 @@ gboolean t2i_cuda_is_available (void);
 const char *t2i_cuda_unavailable_reason (void);
 /* "cuda" (a GPU), "emulator" (host emulation) or NULL (unavailable) */
 const char *t2i_cuda_runtime_name (void);
+/* the device: "NVIDIA H200 (sm_90)", "host emulator", or NULL */
+const char *t2i_cuda_device_name (void);
 /* before the first CUDA call: run the CUDA table on the host emulator
  * (TRUE) or on a GPU (FALSE, the default unless $T2I_CUDA_EMULATE=1).
  * Returns FALSE when the runtime was already chosen otherwise. */
