@@ -99,23 +99,51 @@ t2i_cuda_check (const char *what, int ok)
   return FALSE;
 }
 
-/* ---- streams ---- */
+/* ---- streams ----
+ * A stream is refcounted: the code that made it holds one reference, and
+ * so does every device block last used on it and every thread whose
+ * current stream it is.  Freeing it closes it (waits for it, gives its
+ * cached memory back, destroys the CUDA stream); tensors that outlive it
+ * free their blocks directly, and threads that still have it current use
+ * the default stream. */
 
 struct _T2iCudaStream
 {
+  gint ref_count;
+  gint closed;
   void *handle;
   GHashTable *free_lists;       /* rounded size -> GSList of Block* */
 };
 
-static T2iCudaStream default_stream;
-static GPrivate current_stream;
+static T2iCudaStream default_stream = { 1, 0, NULL, NULL };
 static GMutex mem_lock;
+
+static T2iCudaStream *
+stream_ref (T2iCudaStream * s)
+{
+  if (s != &default_stream)
+    g_atomic_int_inc (&s->ref_count);
+  return s;
+}
+
+static void
+stream_unref (gpointer p)
+{
+  T2iCudaStream *s = p;
+  if (s && s != &default_stream && g_atomic_int_dec_and_test (&s->ref_count)) {
+    if (s->free_lists)
+      g_hash_table_unref (s->free_lists);
+    g_free (s);
+  }
+}
+
+static GPrivate current_stream = G_PRIVATE_INIT (stream_unref);
 
 static T2iCudaStream *
 stream_current (void)
 {
   T2iCudaStream *s = g_private_get (&current_stream);
-  return s ? s : &default_stream;
+  return s && !g_atomic_int_get (&s->closed) ? s : &default_stream;
 }
 
 void *
@@ -140,23 +168,24 @@ t2i_cuda_stream_new (GError ** error)
     return NULL;
   }
   T2iCudaStream *s = g_new0 (T2iCudaStream, 1);
+  s->ref_count = 1;
   s->handle = h;
   return s;
 }
 
-T2iCudaStream *
+void
 t2i_cuda_stream_set_current (T2iCudaStream * s)
 {
-  T2iCudaStream *prev = g_private_get (&current_stream);
-  g_private_set (&current_stream, s);
-  return prev;
+  if (g_private_get (&current_stream) == s)
+    return;
+  g_private_replace (&current_stream, s ? stream_ref (s) : NULL);
 }
 
 typedef struct
 {
   gsize size;                   /* rounded */
   gpointer ptr;
-  T2iCudaStream *stream;        /* where it was last used */
+  T2iCudaStream *stream;        /* where it was last used (a reference) */
 } Block;
 
 static void free_cached (T2iCudaStream * s);
@@ -167,14 +196,14 @@ t2i_cuda_stream_free (T2iCudaStream * s)
   if (!s)
     return;
   const T2iCudaRuntime *rt = t2i_cuda_rt ();
+  g_mutex_lock (&mem_lock);
+  g_atomic_int_set (&s->closed, 1);
+  g_mutex_unlock (&mem_lock);
   rt->sync (s->handle);
   free_cached (s);
-  if (s->free_lists)
-    g_hash_table_unref (s->free_lists);
   rt->stream_free (s->handle);
-  if (g_private_get (&current_stream) == s)
-    g_private_set (&current_stream, NULL);
-  g_free (s);
+  s->handle = NULL;
+  stream_unref (s);
 }
 
 gboolean
@@ -231,41 +260,54 @@ round_size (gsize n)
   return (n + ((gsize) 1 << 20) - 1) & ~(((gsize) 1 << 20) - 1);
 }
 
+/* gives a block back to the runtime */
+static void
+block_release (Block * b)
+{
+  t2i_cuda_rt ()->free (b->ptr);
+  stream_unref (b->stream);
+  g_free (b);
+}
+
 gpointer
 t2i_cuda_mem_alloc (gsize nbytes, gpointer * block)
 {
   const T2iCudaRuntime *rt = t2i_cuda_rt ();
-  T2iCudaStream *s = stream_current ();
   gsize size = round_size (nbytes);
   Block *b = NULL;
 
-  if (use_cache ()) {
-    g_mutex_lock (&mem_lock);
-    GSList *l = s->free_lists
-        ? g_hash_table_lookup (s->free_lists, GSIZE_TO_POINTER (size)) : NULL;
+  g_mutex_lock (&mem_lock);
+  T2iCudaStream *s = stream_ref (stream_current ());
+  if (use_cache () && s->free_lists) {
+    GSList *l = g_hash_table_lookup (s->free_lists, GSIZE_TO_POINTER (size));
     if (l) {
       b = l->data;
       g_hash_table_insert (s->free_lists, GSIZE_TO_POINTER (size),
           g_slist_delete_link (l, l));
     }
-    g_mutex_unlock (&mem_lock);
   }
-  if (!b) {
-    void *p = rt->malloc (size);
-    if (!p) {
-      /* give the cache back and try once more */
-      free_cached (s);
-      p = rt->malloc (size);
-    }
-    if (!p) {
-      g_critical ("CUDA: cannot allocate %" G_GSIZE_FORMAT " bytes: %s",
-          nbytes, rt->error ());
-      return NULL;
-    }
-    b = g_new0 (Block, 1);
-    b->size = size;
-    b->ptr = p;
+  g_mutex_unlock (&mem_lock);
+  if (b) {
+    /* the block holds its own reference to @s already */
+    stream_unref (s);
+    *block = b;
+    return b->ptr;
   }
+  void *p = rt->malloc (size);
+  if (!p) {
+    /* give the cache back and try once more */
+    free_cached (s);
+    p = rt->malloc (size);
+  }
+  if (!p) {
+    g_critical ("CUDA: cannot allocate %" G_GSIZE_FORMAT " bytes: %s",
+        nbytes, rt->error ());
+    stream_unref (s);
+    return NULL;
+  }
+  b = g_new0 (Block, 1);
+  b->size = size;
+  b->ptr = p;
   b->stream = s;
   *block = b;
   return b->ptr;
@@ -277,13 +319,13 @@ t2i_cuda_mem_free (gpointer block)
   Block *b = block;
   if (!b)
     return;
-  if (!use_cache ()) {
-    t2i_cuda_rt ()->free (b->ptr);
-    g_free (b);
-    return;
-  }
   g_mutex_lock (&mem_lock);
   T2iCudaStream *s = b->stream;
+  if (!use_cache () || g_atomic_int_get (&s->closed)) {
+    g_mutex_unlock (&mem_lock);
+    block_release (b);
+    return;
+  }
   if (!s->free_lists)
     s->free_lists = g_hash_table_new (g_direct_hash, g_direct_equal);
   GSList *l = g_hash_table_lookup (s->free_lists, GSIZE_TO_POINTER (b->size));
@@ -297,22 +339,20 @@ free_cached (T2iCudaStream * s)
 {
   GHashTableIter it;
   gpointer key, value;
-  const T2iCudaRuntime *rt = t2i_cuda_rt ();
+  GSList *all = NULL;
 
   g_mutex_lock (&mem_lock);
   if (s->free_lists) {
     g_hash_table_iter_init (&it, s->free_lists);
     while (g_hash_table_iter_next (&it, &key, &value)) {
-      for (GSList * l = value; l; l = l->next) {
-        Block *b = l->data;
-        rt->free (b->ptr);
-        g_free (b);
-      }
-      g_slist_free (value);
+      all = g_slist_concat (all, value);
       g_hash_table_iter_remove (&it);
     }
   }
   g_mutex_unlock (&mem_lock);
+  /* outside the lock: a block's release may drop the last reference to
+   * its stream */
+  g_slist_free_full (all, (GDestroyNotify) block_release);
 }
 
 /* ---- the table's storage entries ---- */

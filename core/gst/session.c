@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/session.h"
+#include "t2i/ops.h"
 #include "t2i/record.h"
 #include "t2i/tensor.h"
 
@@ -210,8 +211,18 @@ t2i_session_record_to_device (T2iSession * self, GstBuffer * record,
     T2iTensor *t = t2i_record_get_tensor (record, name);
     if (!t || t->device == device)
       continue;
-    g_autoptr (T2iTensor) d = t2i_tensor_to_device (t, device, error);
-    if (!d || !t2i_record_set_tensor (record, name, d, error))
+    /* a gradient leaf stays a leaf (on the device); a computed tensor keeps
+     * its graph through a recorded copy */
+    g_autoptr (T2iTensor) d = NULL;
+    if (t->requires_grad && t->node)
+      d = t2i_copy_to_device (t, device);
+    else
+      d = t2i_tensor_to_device (t, device, error);
+    if (!d)
+      return FALSE;
+    if (t->requires_grad && !t->node)
+      t2i_tensor_set_requires_grad (d, TRUE);
+    if (!t2i_record_set_tensor (record, name, d, error))
       return FALSE;
   }
   return TRUE;

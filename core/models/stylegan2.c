@@ -181,8 +181,6 @@ fir_filter (gint64 channels, double gain, T2iDevice device)
     for (gint i = 0; i < 4; i++)
       for (gint j = 0; j < 4; j++)
         d[c * 16 + i * 4 + j] = (float) (f1[i] * f1[j] / 64.0 * gain);
-  if (device == T2I_DEVICE_CPU)
-    return f;
   T2iTensor *fd = t2i_tensor_to_device (f, device, NULL);
   t2i_tensor_unref (f);
   return fd;

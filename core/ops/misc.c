@@ -2,9 +2,39 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "t2i/ops.h"
+#include "ops-internal.h"
 #include "t2i/rng.h"
-#include "../backend/backend.h"
+
+/* ---- device transfer as an op ---- */
+
+static void
+copy_to_device_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
+{
+  gin[0] = t2i_copy_to_device (g, node->inputs[0]->device);
+}
+
+/**
+ * t2i_copy_to_device:
+ * A copy of @a on @device that keeps the graph: its gradient is copied
+ * back to @a's device.  The way a host computation hands a tensor that
+ * needs a gradient to the device (and back).
+ */
+T2iTensor *
+t2i_copy_to_device (T2iTensor * a, T2iDevice device)
+{
+  g_return_val_if_fail (a != NULL, NULL);
+  if (a->device == device)
+    return t2i_tensor_ref (a);
+  GError *err = NULL;
+  T2iTensor *out = t2i_tensor_to_device (a, device, &err);
+  if (!out) {
+    g_critical ("t2i_copy_to_device: %s", err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  t2i_ops_record (out, "copy_to_device", copy_to_device_backward, 1, &a);
+  return out;
+}
 
 /* saved[0]: the scaled keep mask (0 or 1 / (1 - p)), dtype of x */
 static void

@@ -206,11 +206,13 @@ gboolean t2i_cuda_synchronize (GError ** error);
  * stream (the default stream until one is set); a pipeline runs on one */
 typedef struct _T2iCudaStream T2iCudaStream;
 T2iCudaStream *t2i_cuda_stream_new (GError ** error);
-/* waits for the stream, gives its cached memory back, frees it */
+/* waits for the stream, gives its cached memory back and closes it;
+ * tensors still allocated on it stay valid */
 void t2i_cuda_stream_free (T2iCudaStream * stream);
-/* makes @stream (NULL: the default) current on the calling thread;
- * returns the previous one */
-T2iCudaStream *t2i_cuda_stream_set_current (T2iCudaStream * stream);
+/* makes @stream (NULL: the default) current on the calling thread (the
+ * thread keeps a reference; a stream freed meanwhile reads as the
+ * default) */
+void t2i_cuda_stream_set_current (T2iCudaStream * stream);
 /* a copy of @t on @device (a new reference to @t when it is already there) */
 T2iTensor *t2i_tensor_to_device (T2iTensor * t, T2iDevice device, GError ** error);
 /* moves @t's data (and its gradient's) to @device in place: the same
