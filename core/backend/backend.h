@@ -17,9 +17,10 @@
  * Adding an op to both backends (docs/design.md, "Backends"):
  *   1. one line X (name, ret, (args)) below;
  *   2. t2i_cpu_<name> in the op family's file under core/ops/;
- *   3. t2i_cuda_<name> in core/cuda/cuda-<family>.c, with its kernels'
- *      argument structs and bodies in core/cuda/kernels/<family>.h and one
- *      line per kernel in T2I_KERNELS (core/cuda/kernels.h);
+ *   3. t2i_cuda_<name> in one of core/cuda/cuda-*.c, with its kernels'
+ *      argument structs and bodies in core/cuda/kernels/ (a .inc is
+ *      compiled once per float type) and one line per kernel in
+ *      T2I_KERNELS (core/cuda/kernels.h);
  *   4. a case in tests/core/test-backend.c, which runs it on the CUDA
  *      table (on the host emulator without a GPU) against the CPU.
  *

@@ -104,6 +104,15 @@ gemm (T2iDType dtype, gboolean ta, gboolean tb, gint64 M, gint64 N, gint64 K,
 {
   if (M == 0 || N == 0 || batch == 0)
     return TRUE;
+  if (K == 0) {
+    /* an empty sum: C = beta C (cuBLAS wants leading dims >= 1) */
+    const gsize es = t2i_dtype_size (dtype);
+    for (gint64 b = 0; b < batch && beta == 0; b++)
+      if (!T2I_CUDA_ES (es, fill, M * N, k.v = 0;
+              k.dst = (gpointer) ((char *) C + b * sc * es)))
+        return FALSE;
+    return TRUE;
+  }
   return t2i_cuda_check ("gemm", t2i_cuda_rt ()->gemm (t2i_cuda_stream (),
           dtype == T2I_F64, ta, tb, M, N, K, A, ta ? M : K, sa, B,
           tb ? K : N, sb, beta, C, N, sc, batch));

@@ -96,11 +96,13 @@ gpu_d2d (void *dst, const void *src, size_t n, void *s)
           (cudaStream_t) s));
 }
 
+/* a blocking stream: work queued on the legacy default stream (uploads
+ * made before a pipeline's stream was current) is ordered with it */
 static void *
 gpu_stream_new (void)
 {
   cudaStream_t s = NULL;
-  if (!ok (cudaStreamCreateWithFlags (&s, cudaStreamNonBlocking)))
+  if (!ok (cudaStreamCreate (&s)))
     return NULL;
   return s;
 }

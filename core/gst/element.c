@@ -333,6 +333,8 @@ t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   if (p->built)
     return TRUE;
+  /* parameters are uploaded on the session's stream */
+  t2i_session_enter (p->session);
   /* a failed build has added parameters already: never build twice */
   if (p->build_failed)
     return FALSE;
