@@ -18,6 +18,24 @@
 #include <time.h>
 
 gint bench_n_samples = 5;
+/* --device: where the cases' tensors and parameters live */
+static T2iDevice device = T2I_DEVICE_CPU;
+
+/* waits for the device's queue (a no-op on the CPU) */
+static void
+sync_device (void)
+{
+  if (device != T2I_DEVICE_CPU && !t2i_cuda_synchronize (NULL))
+    g_error ("CUDA synchronisation failed");
+}
+
+static T2iTensor *
+on_device (T2iTensor * t)
+{
+  if (!t2i_tensor_move_to_device (t, device, NULL))
+    g_error ("cannot move a tensor to %s", t2i_device_name (device));
+  return t;
+}
 
 double
 bench_now (void)
@@ -59,8 +77,10 @@ bench (const char *name, BenchFn fn, gpointer user, double gflop)
 {
   fn (user);
   fn (user);
+  sync_device ();
   double t = bench_now ();
   fn (user);
+  sync_device ();
   double one = bench_now () - t;
   gint k = MAX (1, (gint) (0.3 / MAX (one, 1e-6)));
   double *s = g_new (double, bench_n_samples);
@@ -71,6 +91,7 @@ bench (const char *name, BenchFn fn, gpointer user, double gflop)
     t = bench_now ();
     for (gint j = 0; j < k; j++)
       fn (user);
+    sync_device ();
     s[i] = (bench_now () - t) / k;
   }
   t2i_alloc_get_stats (&a1);
@@ -129,7 +150,7 @@ run_op (gpointer user)
   OpCase *c = user;
   T2iTensor *y = c->op (c->x, c->w);
   if (!c->gout)
-    c->gout = t2i_tensor_full (T2I_F32, y->ndim, y->shape, 0.01);
+    c->gout = t2i_tensor_full_on (device, T2I_F32, y->ndim, y->shape, 0.01);
   T2iTensor *in[2] = { c->x, c->w };
   T2iTensor **g = t2i_grad (y, c->gout, in, 2, FALSE);
   t2i_tensor_unref (g[0]);
@@ -161,7 +182,7 @@ op_deconv (T2iTensor * x, T2iTensor * w)
 static T2iTensor *
 leaf (T2iRng * rng, gint ndim, const gint64 * shape)
 {
-  T2iTensor *t = t2i_rng_randn (rng, T2I_F32, ndim, shape);
+  T2iTensor *t = on_device (t2i_rng_randn (rng, T2I_F32, ndim, shape));
   t2i_tensor_set_requires_grad (t, TRUE);
   return t;
 }
@@ -202,10 +223,15 @@ gan_setup (Gan * s, gint res, gint batch)
   cfg.beta2 = 0.999;
   s->opt_g = t2i_optimizer_new (s->g.params, &cfg);
   s->opt_d = t2i_optimizer_new (s->d.params, &cfg);
-  s->real = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (batch, 3, res, res));
-  s->cond = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (batch, GAN_NCOND));
-  s->ones = t2i_tensor_full (T2I_F32, T2I_SHAPE (batch), 1.0);
-  s->zeros = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (batch));
+  if (!t2i_param_group_to_device (s->g.params, device, NULL)
+      || !t2i_param_group_to_device (s->d.params, device, NULL))
+    g_error ("cannot move the GAN to %s", t2i_device_name (device));
+  s->real = t2i_rng_randn_on (&s->rng, device, T2I_F32, T2I_SHAPE (batch, 3,
+          res, res));
+  s->cond = t2i_rng_randn_on (&s->rng, device, T2I_F32, T2I_SHAPE (batch,
+          GAN_NCOND));
+  s->ones = t2i_tensor_full_on (device, T2I_F32, T2I_SHAPE (batch), 1.0);
+  s->zeros = t2i_tensor_zeros_on (device, T2I_F32, T2I_SHAPE (batch));
 }
 
 static void
@@ -237,7 +263,8 @@ static void
 run_gan_step (gpointer user)
 {
   Gan *s = user;
-  T2iTensor *z = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (s->batch, GAN_NZ));
+  T2iTensor *z = t2i_rng_randn_on (&s->rng, device, T2I_F32,
+      T2I_SHAPE (s->batch, GAN_NZ));
   T2iTensor *fake = gan_g_forward (&s->g, z, s->cond, TRUE);
   g_autofree T2iTensor **pd = bench_trainable (s->d.params);
   g_autofree T2iTensor **pg = bench_trainable (s->g.params);
@@ -273,7 +300,8 @@ run_g_inference (gpointer user)
 {
   Gan *s = user;
   gboolean prev = t2i_set_grad_enabled (FALSE);
-  T2iTensor *z = t2i_rng_randn (&s->rng, T2I_F32, T2I_SHAPE (s->batch, GAN_NZ));
+  T2iTensor *z = t2i_rng_randn_on (&s->rng, device, T2I_F32,
+      T2I_SHAPE (s->batch, GAN_NZ));
   T2iTensor *fake = gan_g_forward (&s->g, z, s->cond, FALSE);
   t2i_tensor_unref (fake);
   t2i_tensor_unref (z);
@@ -331,6 +359,8 @@ bench_clip (gboolean text, T2iRng * rng)
   t2i_clip_config_init_vit_b32 (&cfg);
   g_autoptr (T2iParamGroup) group = t2i_param_group_new ("clip");
   c.clip = t2i_clip_new (&cfg, group, NULL, rng);
+  if (!t2i_param_group_to_device (group, device, NULL))
+    g_error ("cannot move CLIP to %s", t2i_device_name (device));
   if (text) {
     /* full-length captions: EOT at the last position, as the PyTorch side
      * computes all 77 positions */
@@ -338,10 +368,12 @@ bench_clip (gboolean text, T2iRng * rng)
     t2i_rng_randint_i32 (rng, t2i_tensor_i32 (c.input), c.input->numel, 1, 49406);
     for (gint i = 0; i < b; i++)
       t2i_tensor_i32 (c.input)[i * 77 + 76] = 49407;
+    on_device (c.input);
     bench ("clip-text-b16", run_clip, &c,
         b * (transformer_flops (77, 512, 12) + 2.0 * 512 * 512) * 1e-9);
   } else {
-    c.input = t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (b, 3, 224, 224));
+    c.input = on_device (t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (b, 3, 224,
+            224)));
     bench ("clip-vit-b32-b16", run_clip, &c,
         b * (transformer_flops (50, 768, 12) + 2.0 * 49 * 768 * 3 * 32 * 32
             + 2.0 * 768 * 512) * 1e-9);
@@ -474,6 +506,10 @@ bench_vqdiff (gboolean train, T2iRng * rng)
       &err);
   g_assert_no_error (err);
   gst_caps_unref (caps);
+  if (!t2i_param_group_to_device (c.params, device, NULL))
+    g_error ("cannot move the transformer to %s", t2i_device_name (device));
+  on_device (tokens);
+  on_device (h);
   c.schedule = t2i_vq_schedule_new (VQ_T, VQ_K);
   T2iOptimizerConfig oc;
   t2i_optimizer_config_init (&oc, T2I_OPTIMIZER_ADAMW);
@@ -515,12 +551,15 @@ main (int argc, char **argv)
   gint threads = 2;
   gboolean info = FALSE;
   gchar **names = NULL;
+  g_autofree gchar *device_name = NULL;
   GOptionEntry entries[] = {
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default 2)", "N"},
     {"info", 0, 0, G_OPTION_ARG_NONE, &info, "Print the thread count and oneDNN "
           "version, then exit", NULL},
     {"samples", 's', 0, G_OPTION_ARG_INT, &bench_n_samples,
         "Samples per case", "K"},
+    {"device", 'd', 0, G_OPTION_ARG_STRING, &device_name, "cpu (default) or "
+          "cuda: where tensors and parameters live", "DEVICE"},
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &names, NULL,
         "[NAME...]"},
     {NULL}
@@ -532,6 +571,19 @@ main (int argc, char **argv)
   g_option_context_free (ctx);
   t2i_set_num_threads (threads);
   gst_init (NULL, NULL);        /* records are GstBuffers */
+  if (device_name && !t2i_device_from_name (device_name, &device)) {
+    g_printerr ("bench-t2i: --device takes cpu or cuda\n");
+    return 2;
+  }
+  if (device == T2I_DEVICE_CUDA) {
+    if (!t2i_cuda_is_available ()) {
+      g_printerr ("bench-t2i: --device=cuda: %s\n",
+          t2i_cuda_unavailable_reason ());
+      return 2;
+    }
+    printf ("# device: %s (%s)\n", t2i_cuda_device_name (),
+        t2i_cuda_runtime_name ());
+  }
   if (info) {
     const dnnl_version_t *v = dnnl_version ();
 
@@ -543,7 +595,8 @@ main (int argc, char **argv)
   T2iRng rng;
   t2i_rng_init (&rng, 7);
 
-  if (bench_wanted (names, "sgemm-2048"))
+  /* oneDNN's own sgemm: a CPU case */
+  if (device == T2I_DEVICE_CPU && bench_wanted (names, "sgemm-2048"))
     bench_sgemm ();
   if (bench_wanted (names, "matmul-1024"))
     bench_op ("matmul-1024", op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),

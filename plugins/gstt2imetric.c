@@ -767,8 +767,9 @@ static gboolean
 add_attr (T2iMetric * self, GstBuffer * record, GError ** error)
 {
   g_autoptr (T2iTensor) img = get_f32 (record, "fake", self->fake, 4, error);
-  T2iTensor *attrs[4];
-  T2iTensor *rel;
+  T2iTensor *attrs[4] = { NULL };
+  g_autoptr (T2iTensor) rel = NULL;
+  gboolean ok = FALSE;
 
   if (img == NULL)
     return FALSE;
@@ -784,25 +785,26 @@ add_attr (T2iMetric * self, GstBuffer * record, GError ** error)
   }
   for (guint k = 0; k < G_N_ELEMENTS (attr_names); k++) {
     g_autofree gchar *name = attr_entry (self, attr_names[k]);
-    attrs[k] = t2i_record_get_tensor (record, name);
-    if (attrs[k] == NULL || attrs[k]->dtype != T2I_I32 || attrs[k]->ndim != 2
-        || attrs[k]->shape[0] != n
-        || attrs[k]->shape[1] != T2I_SHAPES_MAX_OBJECTS
-        || attrs[k]->device != T2I_DEVICE_CPU) {
+    T2iTensor *a = t2i_record_get_tensor (record, name);
+    if (a == NULL || a->dtype != T2I_I32 || a->ndim != 2
+        || a->shape[0] != n || a->shape[1] != T2I_SHAPES_MAX_OBJECTS) {
       g_autofree gchar *has = t2i_record_describe (record);
       g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISSING,
           "attr-acc needs the ground truth %s i32[%" G_GINT64_FORMAT ",%d] "
           "(t2idatasetsrc dataset=shapes writes it; the record has: %s)",
           name, n, T2I_SHAPES_MAX_OBJECTS, has);
-      return FALSE;
+      goto out;
     }
+    /* the detector reads them on the host */
+    if (!(attrs[k] = t2i_tensor_to_device (a, T2I_DEVICE_CPU, error)))
+      goto out;
   }
   {
     g_autofree gchar *name = attr_entry (self, "relation");
-    rel = t2i_record_get_tensor (record, name);
-    if (rel != NULL && (rel->dtype != T2I_I32 || rel->numel != n
-            || rel->device != T2I_DEVICE_CPU))
-      rel = NULL;
+    T2iTensor *r = t2i_record_get_tensor (record, name);
+    if (r != NULL && r->dtype == T2I_I32 && r->numel == n
+        && !(rel = t2i_tensor_to_device (r, T2I_DEVICE_CPU, error)))
+      goto out;
   }
   if (self->detector != NULL
       && t2i_shapes_detector_get_resolution (self->detector) != res)
@@ -825,7 +827,12 @@ add_attr (T2iMetric * self, GstBuffer * record, GError ** error)
         rel ? t2i_tensor_i32 (rel)[i] : -1);
   }
   self->n += n;
-  return TRUE;
+  ok = TRUE;
+out:
+  for (guint k = 0; k < G_N_ELEMENTS (attrs); k++)
+    if (attrs[k])
+      t2i_tensor_unref (attrs[k]);
+  return ok;
 }
 
 static gboolean

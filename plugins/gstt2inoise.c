@@ -155,14 +155,14 @@ t2i_noise_process (T2iTransform * t, GstBuffer * record, GError ** error)
   } else {
     rng = t2i_session_get_rng (t2i_transform_get_session (t));
   }
-  T2iTensor *z = t2i_tensor_new (T2I_F32, T2I_SHAPE (n, self->dim));
-  t2i_rng_normal_f32 (rng, t2i_tensor_f32 (z),
-      (gsize) z->numel, 0.0, 1.0);
+  /* drawn on the session's device: the same Philox words everywhere */
+  T2iTensor *z = t2i_rng_randn_on (rng,
+      t2i_session_get_device (t2i_transform_get_session (t)), T2I_F32,
+      T2I_SHAPE (n, self->dim));
   if (self->truncation != 1.0) {
-    float psi = (float) self->truncation;
-    float *d = t2i_tensor_f32 (z);
-    for (gint64 i = 0; i < z->numel; i++)
-      d[i] *= psi;
+    T2iTensor *zt = t2i_mul_scalar (z, self->truncation);
+    t2i_tensor_unref (z);
+    z = zt;
   }
   gboolean ok = t2i_record_set_tensor (record, self->output, z, error);
   t2i_tensor_unref (z);

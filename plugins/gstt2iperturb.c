@@ -321,7 +321,7 @@ t2i_perturb_process (T2iTransform * t, GstBuffer * record, GError ** error)
       t2i_l2_normalize (flat, 1, NORM_EPS) : t2i_tensor_ref (flat);
   g_autoptr (T2iTensor) eps = NULL;
   if (self->mode != MODE_NONE) {
-    eps = t2i_tensor_new (T2I_F32, T2I_SHAPE (n, self->dim));
+    eps = t2i_tensor_new_on (in->device, T2I_F32, T2I_SHAPE (n, self->dim));
     t2i_rng_fill_normal (t2i_session_get_rng (t2i_transform_get_session (t)),
         eps, 0.0, 1.0);
   }

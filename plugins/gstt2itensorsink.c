@@ -201,6 +201,9 @@ t2i_tensor_sink_render (GstBaseSink * sink, GstBuffer * rec)
   T2iTensorSink *self = T2I_TENSOR_SINK (sink);
   GError *err = NULL;
 
+  /* gradients are computed on the session's stream; the file is written
+   * from host copies */
+  t2i_session_enter (self->session);
   if (!t2i_record_is_record (rec)) {
     GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE,
         ("received a buffer that is not a t2i record"), (NULL));

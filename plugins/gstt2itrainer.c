@@ -644,6 +644,16 @@ run_side (T2iTrainer * self, Side side, const char *checkpoint, gint64 step,
     g_error_free (err);
     return FALSE;
   }
+  /* a session of its own on the trainer's device */
+  {
+    g_autoptr (T2iSession) ss = t2i_session_new ();
+    if (t2i_session_set_device (ss, t2i_session_get_device (self->session),
+            NULL)) {
+      GstContext *c = t2i_session_context_new (ss);
+      gst_element_set_context (pipe, c);
+      gst_context_unref (c);
+    }
+  }
   gboolean ok = TRUE;
   GstStructure *captions = NULL;
   if (run) {
@@ -1699,6 +1709,7 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   }
   if (self->report_time == 0)
     self->report_time = g_get_monotonic_time ();
+  t2i_session_enter (self->session);
 
   T2iRecordMeta *meta = t2i_record_get_meta (rec);
   self->epoch = meta->epoch;

@@ -77,6 +77,12 @@ t2i_transform_add_param (T2iTransform * self, const char *local_name,
   T2iTransformPrivate *p = PRIV (self);
   T2iParam *param = t2i_param_group_add (t2i_transform_get_params (self),
       local_name, value, p->trainable);
+  /* on the session's device, like the parameters build() made */
+  if (param && p->session
+      && !t2i_tensor_move_to_device (param->value,
+          t2i_session_get_device (p->session), NULL))
+    g_critical ("%s: cannot move parameter %s to %s", GST_OBJECT_NAME (self),
+        local_name, t2i_device_name (t2i_session_get_device (p->session)));
   if (param && p->own)
     g_ptr_array_add (p->own, param);
   /* a group that gets its first parameter after build() (created lazily
@@ -306,6 +312,10 @@ build (T2iTransform * self, const GstStructure * in, GError ** error)
       return FALSE;
     }
   }
+  /* the parameters live on the session's device from here on */
+  if (!t2i_param_group_to_device (p->params, t2i_session_get_device (session),
+          error))
+    return FALSE;
   if (!p->shared && t2i_param_group_n_params (p->params) > 0) {
     t2i_session_register_group (session, group, p->params, GST_ELEMENT (self));
     p->registered = TRUE;
@@ -323,6 +333,8 @@ t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   if (p->built)
     return TRUE;
+  /* parameters are uploaded on the session's stream */
+  t2i_session_enter (p->session);
   /* a failed build has added parameters already: never build twice */
   if (p->build_failed)
     return FALSE;
@@ -346,6 +358,15 @@ t2i_transform_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   if (!t2i_record_is_record (buf)) {
     GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE,
         ("received a buffer that is not a t2i record"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  /* the session's stream, and its device: a record from a host-side
+   * element (t2ifromvideo, an application) is uploaded once, here */
+  T2iSession *session = PRIV (self)->session;
+  t2i_session_enter (session);
+  if (!t2i_session_record_to_device (session, buf, &err)) {
+    post_error (self, err);
+    g_error_free (err);
     return GST_FLOW_ERROR;
   }
   gboolean prev = t2i_set_grad_enabled (t2i_transform_is_training (self));

@@ -3,6 +3,8 @@
  */
 #include "t2i/session.h"
 #include "t2i/dist.h"
+#include "t2i/ops.h"
+#include "t2i/record.h"
 #include "t2i/tensor.h"
 
 struct _T2iSession
@@ -16,6 +18,8 @@ struct _T2iSession
   gint rank, size;
   gint64 resume_step;
   GHashTable *groups;           /* name -> Group */
+  T2iDevice device;
+  T2iCudaStream *stream;        /* the pipeline's stream (device cuda) */
 };
 
 typedef struct
@@ -30,6 +34,7 @@ enum
   PROP_SEED,
   PROP_THREADS,
   PROP_TRAINING,
+  PROP_DEVICE,
 };
 
 G_DEFINE_FINAL_TYPE (T2iSession, t2i_session, G_TYPE_OBJECT);
@@ -39,6 +44,8 @@ t2i_session_finalize (GObject * obj)
 {
   T2iSession *self = T2I_SESSION (obj);
   g_hash_table_destroy (self->groups);
+  if (self->stream)
+    t2i_cuda_stream_free (self->stream);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (t2i_session_parent_class)->finalize (obj);
 }
@@ -59,6 +66,16 @@ t2i_session_set_property (GObject * obj, guint id, const GValue * v,
     case PROP_TRAINING:
       self->training = g_value_get_boolean (v);
       break;
+    case PROP_DEVICE:{
+      T2iDevice d;
+      g_autoptr (GError) err = NULL;
+      if (!t2i_device_from_name (g_value_get_string (v), &d))
+        g_critical ("t2i session: unknown device '%s' (cpu or cuda)",
+            g_value_get_string (v));
+      else if (!t2i_session_set_device (self, d, &err))
+        g_critical ("t2i session: %s", err->message);
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -78,6 +95,9 @@ t2i_session_get_property (GObject * obj, guint id, GValue * v,
       break;
     case PROP_TRAINING:
       g_value_set_boolean (v, self->training);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string (v, t2i_device_name (self->device));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
@@ -101,6 +121,11 @@ t2i_session_class_init (T2iSessionClass * klass)
   g_object_class_install_property (oc, PROP_TRAINING,
       g_param_spec_boolean ("training", "Training",
           "Whether the pipeline trains (autograd on)", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "Where the pipeline's tensors live: cpu or cuda (default: "
+          "$T2I_DEVICE, else cpu)", "cpu",
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 }
 
@@ -126,7 +151,88 @@ t2i_session_init (T2iSession * self)
 T2iSession *
 t2i_session_new (void)
 {
-  return g_object_new (T2I_TYPE_SESSION, NULL);
+  T2iSession *s = g_object_new (T2I_TYPE_SESSION, NULL);
+  const char *env = g_getenv ("T2I_DEVICE");
+  T2iDevice d;
+  g_autoptr (GError) err = NULL;
+  if (env && *env) {
+    if (!t2i_device_from_name (env, &d))
+      g_warning ("T2I_DEVICE=%s is not a device (cpu or cuda); using cpu",
+          env);
+    else if (!t2i_session_set_device (s, d, &err))
+      g_warning ("T2I_DEVICE=%s: %s; using cpu", env, err->message);
+  }
+  return s;
+}
+
+T2iDevice
+t2i_session_get_device (T2iSession * self)
+{
+  return self ? self->device : T2I_DEVICE_CPU;
+}
+
+gboolean
+t2i_session_set_device (T2iSession * self, T2iDevice device, GError ** error)
+{
+  g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
+  if (device == self->device)
+    return TRUE;
+  if (device == T2I_DEVICE_CUDA) {
+    T2iCudaStream *stream = t2i_cuda_stream_new (error);
+    if (!stream)
+      return FALSE;
+    self->stream = stream;
+  } else if (self->stream) {
+    t2i_cuda_stream_free (self->stream);
+    self->stream = NULL;
+  }
+  self->device = device;
+  return TRUE;
+}
+
+void
+t2i_session_enter (T2iSession * self)
+{
+  if (self && self->stream)
+    t2i_cuda_stream_set_current (self->stream);
+}
+
+T2iTensor *
+t2i_session_to_device (T2iSession * self, T2iTensor * t, GError ** error)
+{
+  if (!t)
+    return NULL;
+  return t2i_tensor_to_device (t, t2i_session_get_device (self), error);
+}
+
+gboolean
+t2i_session_record_to_device (T2iSession * self, GstBuffer * record,
+    GError ** error)
+{
+  const T2iDevice device = t2i_session_get_device (self);
+  if (device == T2I_DEVICE_CPU)
+    return TRUE;
+  t2i_session_enter (self);
+  for (guint i = 0; i < t2i_record_n_entries (record); i++) {
+    const char *name = t2i_record_entry_name (record, i);
+    T2iTensor *t = t2i_record_get_tensor (record, name);
+    if (!t || t->device == device)
+      continue;
+    /* a gradient leaf stays a leaf (on the device); a computed tensor keeps
+     * its graph through a recorded copy */
+    g_autoptr (T2iTensor) d = NULL;
+    if (t->requires_grad && t->node)
+      d = t2i_copy_to_device (t, device);
+    else
+      d = t2i_tensor_to_device (t, device, error);
+    if (!d)
+      return FALSE;
+    if (t->requires_grad && !t->node)
+      t2i_tensor_set_requires_grad (d, TRUE);
+    if (!t2i_record_set_tensor (record, name, d, error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 guint64
@@ -279,6 +385,13 @@ context_new (T2iSession * session)
   GstStructure *st = gst_context_writable_structure (c);
   gst_structure_set (st, "session", T2I_TYPE_SESSION, session, NULL);
   return c;
+}
+
+GstContext *
+t2i_session_context_new (T2iSession * session)
+{
+  g_return_val_if_fail (T2I_IS_SESSION (session), NULL);
+  return context_new (session);
 }
 
 void

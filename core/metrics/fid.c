@@ -222,13 +222,19 @@ t2i_fid_stats_add_tensor (T2iFidStats * stats, T2iTensor * features,
 {
   g_return_val_if_fail (stats != NULL && features != NULL, FALSE);
 
-  if (features->device != T2I_DEVICE_CPU || features->ndim != 2
+  if (features->device != T2I_DEVICE_CPU) {
+    /* the statistics accumulate on the host */
+    g_autoptr (T2iTensor) h = t2i_tensor_to_device (features, T2I_DEVICE_CPU,
+        error);
+    return h && t2i_fid_stats_add_tensor (stats, h, error);
+  }
+  if (features->ndim != 2
       || features->shape[1] != stats->dim
       || (features->dtype != T2I_F32 && features->dtype != T2I_F64)) {
     g_autofree char *shape = t2i_shape_to_string (features->ndim,
         features->shape);
     g_set_error (error, T2I_METRICS_ERROR, T2I_METRICS_ERROR_INVALID,
-        "FID features must be f32 or f64 [N,%d] on the CPU, got %s%s",
+        "FID features must be f32 or f64 [N,%d], got %s%s",
         stats->dim, t2i_dtype_name (features->dtype), shape);
     return FALSE;
   }

@@ -303,13 +303,16 @@ text_load (gpointer p, const T2iArchContext * ctx, GError ** error)
       error);
 }
 
-/* 1 from the start to each row's end token (its largest id), 0 after */
+/* 1 from the start to each row's end token (its largest id), 0 after; on
+ * @device */
 static T2iTensor *
-token_mask (T2iTensor * tokens)
+token_mask (T2iTensor * tokens, T2iDevice device)
 {
   const gint64 n = tokens->shape[0], l = tokens->shape[1];
-  T2iTensor *m = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (n, l));
-  const gint32 *t = tokens->data;
+  g_autoptr (T2iTensor) th = t2i_tensor_to_device (tokens, T2I_DEVICE_CPU,
+      NULL);
+  g_autoptr (T2iTensor) m = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (n, l));
+  const gint32 *t = th->data;
   float *mv = m->data;
   for (gint64 i = 0; i < n; i++) {
     gint64 end = 0;
@@ -319,7 +322,7 @@ token_mask (T2iTensor * tokens)
     for (gint64 j = 0; j <= end; j++)
       mv[i * l + j] = 1.0f;
   }
-  return m;
+  return t2i_tensor_to_device (m, device, NULL);
 }
 
 static gboolean
@@ -378,12 +381,15 @@ text_forward (gpointer p, const T2iArchContext * ctx, GstBuffer * record,
   if (!set_vector (record, t2i_config_string (config, "output"), pooled,
           t2i_config_boolean (config, "normalize"), error))
     return FALSE;
-  if (t2i_config_has_string (config, "tokens-output")
-      && !t2i_record_set_tensor (record, t2i_config_string (config,
-              "tokens-output"), tokens, error))
-    return FALSE;
+  if (t2i_config_has_string (config, "tokens-output")) {
+    g_autoptr (T2iTensor) td = t2i_tensor_to_device (tokens, pooled->device,
+        error);
+    if (!td || !t2i_record_set_tensor (record, t2i_config_string (config,
+                "tokens-output"), td, error))
+      return FALSE;
+  }
   if (t2i_config_has_string (config, "token-mask")) {
-    g_autoptr (T2iTensor) m = token_mask (tokens);
+    g_autoptr (T2iTensor) m = token_mask (tokens, pooled->device);
     if (!t2i_record_set_tensor (record, t2i_config_string (config,
                 "token-mask"), m, error))
       return FALSE;

@@ -329,18 +329,35 @@ attention (Block * bl, T2iTensor * x, gint heads)
   return t2i_nn_linear (&bl->proj, merged);
 }
 
-/* tokens [B, L] (i32), t [B] (i32), cond [B, E] -> logits [B, K, L] */
+/* @host (consumed) on @device: the discrete state (steps, masks) is
+ * built on the host; on the CPU this is a reference */
 static T2iTensor *
-run (VqDiffusion * m, T2iTensor * tokens, T2iTensor * t, T2iTensor * cond)
+onto (T2iTensor * host, T2iDevice device)
 {
+  T2iTensor *r = t2i_tensor_to_device (host, device, NULL);
+  t2i_tensor_unref (host);
+  return r;
+}
+
+/* tokens [B, L] (i32), t [B] (i32), cond [B, E] -> logits [B, K, L], on the
+ * device of the transformer */
+static T2iTensor *
+run (VqDiffusion * m, T2iTensor * tokens_any, T2iTensor * t_any,
+    T2iTensor * cond)
+{
+  const T2iDevice dev = cond->device;
+  g_autoptr (T2iTensor) tokens = t2i_tensor_to_device (tokens_any, dev, NULL);
+  g_autoptr (T2iTensor) t = t2i_tensor_to_device (t_any, dev, NULL);
   const gint64 b = tokens->shape[0], L = tokens->shape[1];
   const gint d = m->d, g = m->grid;
-  g_autoptr (T2iTensor) rows = t2i_tensor_new (T2I_I32, T2I_SHAPE (L));
-  g_autoptr (T2iTensor) cols = t2i_tensor_new (T2I_I32, T2I_SHAPE (L));
+  T2iTensor *rows_h = t2i_tensor_new (T2I_I32, T2I_SHAPE (L));
+  T2iTensor *cols_h = t2i_tensor_new (T2I_I32, T2I_SHAPE (L));
   for (gint64 i = 0; i < L; i++) {
-    t2i_tensor_i32 (rows)[i] = (gint32) (i / g);
-    t2i_tensor_i32 (cols)[i] = (gint32) (i % g);
+    t2i_tensor_i32 (rows_h)[i] = (gint32) (i / g);
+    t2i_tensor_i32 (cols_h)[i] = (gint32) (i % g);
   }
+  g_autoptr (T2iTensor) rows = onto (rows_h, dev);
+  g_autoptr (T2iTensor) cols = onto (cols_h, dev);
   g_autoptr (T2iTensor) ce = t2i_nn_embedding (&m->content, tokens);
   g_autoptr (T2iTensor) re = t2i_nn_embedding (&m->row, rows);
   g_autoptr (T2iTensor) co = t2i_nn_embedding (&m->col, cols);
@@ -387,9 +404,14 @@ static void
 draw_steps (VqDiffusion * m, gboolean importance, T2iRng * rng, gint64 n,
     T2iTensor * t, T2iTensor * pt)
 {
+  /* the history lives with the parameters: read a host copy */
+  g_autoptr (T2iTensor) lt_count = t2i_tensor_to_device (m->lt_count,
+      T2I_DEVICE_CPU, NULL);
+  g_autoptr (T2iTensor) lt_history = t2i_tensor_to_device (m->lt_history,
+      T2I_DEVICE_CPU, NULL);
   gboolean seen = importance;
   for (gint i = 0; seen && i < m->T; i++)
-    seen = t2i_tensor_get (m->lt_count, i) > 10;
+    seen = t2i_tensor_get (lt_count, i) > 10;
   if (!seen) {
     for (gint64 i = 0; i < n; i++) {
       t2i_tensor_i32 (t)[i] = (gint32) t2i_rng_randint1 (rng, 0, m->T);
@@ -400,7 +422,7 @@ draw_steps (VqDiffusion * m, gboolean importance, T2iRng * rng, gint64 n,
   g_autofree double *p = g_new (double, m->T);
   double total = 0;
   for (gint i = 0; i < m->T; i++) {
-    p[i] = sqrt (t2i_tensor_get (m->lt_history, i) + 1e-10) + 0.0001;
+    p[i] = sqrt (t2i_tensor_get (lt_history, i) + 1e-10) + 0.0001;
     total += i == 0 ? 0 : p[i];
   }
   /* the decoder term's weight is L_1's */
@@ -429,9 +451,10 @@ drop_conditions (VqDiffusion * m, T2iTensor * cond, double p,
   const gint64 n = cond->shape[0];
   if (p <= 0.0 || !m->null_emb)
     return t2i_tensor_ref (cond);
-  g_autoptr (T2iTensor) keep = t2i_tensor_new (cond->dtype, T2I_SHAPE (n, 1));
+  T2iTensor *keep_h = t2i_tensor_new (cond->dtype, T2I_SHAPE (n, 1));
   for (gint64 i = 0; i < n; i++)
-    t2i_tensor_set (keep, i, t2i_rng_uniform1 (rng) < p ? 0.0 : 1.0);
+    t2i_tensor_set (keep_h, i, t2i_rng_uniform1 (rng) < p ? 0.0 : 1.0);
+  g_autoptr (T2iTensor) keep = onto (keep_h, cond->device);
   g_autoptr (T2iTensor) null = normalize ? t2i_l2_normalize (m->null_emb, 1,
       1e-12) : t2i_tensor_ref (m->null_emb);
   g_autoptr (T2iTensor) d = t2i_sub (cond, null);
@@ -452,18 +475,23 @@ train (VqDiffusion * m, const T2iArchContext * ctx, GstBuffer * record,
         "tokens=%s must be i32 [N, %d, %d]", tokens, m->grid, m->grid);
     return FALSE;
   }
-  for (gint64 i = 0; i < x0->numel; i++)
-    if (t2i_tensor_i32 (x0)[i] < 0 || t2i_tensor_i32 (x0)[i] >= m->K) {
+  g_autoptr (T2iTensor) x0h = t2i_tensor_to_device (x0, T2I_DEVICE_CPU, NULL);
+  for (gint64 i = 0; i < x0h->numel; i++)
+    if (t2i_tensor_i32 (x0h)[i] < 0 || t2i_tensor_i32 (x0h)[i] >= m->K) {
       g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
           "tokens=%s holds %d, outside the codebook 0 .. %d (codes=%d)",
-          tokens, t2i_tensor_i32 (x0)[i], m->K - 1, m->K);
+          tokens, t2i_tensor_i32 (x0h)[i], m->K - 1, m->K);
       return FALSE;
     }
   const gint64 n = x0->shape[0], L = (gint64) m->grid * m->grid;
+  const T2iDevice dev = cond->device;
   g_autoptr (T2iTensor) flat = t2i_reshape (x0, T2I_SHAPE (n, L));
-  g_autoptr (T2iTensor) t = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
-  g_autoptr (T2iTensor) pt = t2i_tensor_new (T2I_F32, T2I_SHAPE (n));
-  draw_steps (m, t2i_config_boolean (c, "importance"), ctx->rng, n, t, pt);
+  /* the steps are drawn on the host, then go where the model is */
+  g_autoptr (T2iTensor) th = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
+  g_autoptr (T2iTensor) pth = t2i_tensor_new (T2I_F32, T2I_SHAPE (n));
+  draw_steps (m, t2i_config_boolean (c, "importance"), ctx->rng, n, th, pth);
+  g_autoptr (T2iTensor) t = t2i_tensor_to_device (th, dev, NULL);
+  g_autoptr (T2iTensor) pt = t2i_tensor_to_device (pth, dev, NULL);
   g_autoptr (T2iTensor) xt = t2i_vq_q_sample (m->schedule, flat, t, ctx->rng);
   g_autoptr (T2iTensor) e = drop_conditions (m, cond,
       t2i_config_double (c, "drop-condition"),
@@ -477,13 +505,23 @@ train (VqDiffusion * m, const T2iArchContext * ctx, GstBuffer * record,
     g_autoptr (T2iTensor) lt = t2i_vq_loss_terms (m->schedule, ld, flat, xt,
         t, NULL);
     t2i_set_grad_enabled (prev);
+    g_autoptr (T2iTensor) lth = t2i_tensor_to_device (lt, T2I_DEVICE_CPU,
+        NULL);
+    g_autoptr (T2iTensor) hist = t2i_tensor_to_device (m->lt_history,
+        T2I_DEVICE_CPU, NULL);
+    g_autoptr (T2iTensor) count = t2i_tensor_to_device (m->lt_count,
+        T2I_DEVICE_CPU, NULL);
     for (gint64 i = 0; i < n; i++) {
-      const gint k = t2i_tensor_i32 (t)[i];
-      const double l2 = pow (t2i_tensor_get (lt, i), 2);
-      t2i_tensor_set (m->lt_history, k, 0.1 * l2 + 0.9 *
-          t2i_tensor_get (m->lt_history, k));
-      t2i_tensor_set (m->lt_count, k, t2i_tensor_get (m->lt_count, k) + 1);
+      const gint k = t2i_tensor_i32 (th)[i];
+      const double l2 = pow (t2i_tensor_get (lth, i), 2);
+      t2i_tensor_set (hist, k, 0.1 * l2 + 0.9 * t2i_tensor_get (hist, k));
+      t2i_tensor_set (count, k, t2i_tensor_get (count, k) + 1);
     }
+    /* back where they live (a no-op on the CPU: the same tensors) */
+    if (hist != m->lt_history)
+      t2i_tensor_copy_into (m->lt_history, hist, NULL);
+    if (count != m->lt_count)
+      t2i_tensor_copy_into (m->lt_count, count, NULL);
   }
   return t2i_record_set_tensor (record, t2i_config_string (c, "logits"),
       logits, error)
@@ -539,9 +577,9 @@ sample (VqDiffusion * m, const T2iArchContext * ctx, GstBuffer * record,
   if (guidance != 1.0) {
     null_cond = t2i_expand (m->null_emb, T2I_SHAPE (n, m->E));
   }
-  g_autoptr (T2iTensor) xt = t2i_tensor_new (T2I_I32, T2I_SHAPE (n, L));
-  for (gint64 i = 0; i < n * L; i++)
-    t2i_tensor_i32 (xt)[i] = m->K;
+  const T2iDevice dev = cond->device;
+  g_autoptr (T2iTensor) xt = t2i_tensor_full_on (dev, T2I_I32,
+      T2I_SHAPE (n, L), m->K);
   g_autoptr (T2iTensor) t = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
   /* VQ-Diffusion's sample_fast: steps T - 1, T - 2 - skip, ..., and 0 */
   for (gint step = m->T - 1; step >= 0;) {
@@ -562,10 +600,13 @@ sample (VqDiffusion * m, const T2iArchContext * ctx, GstBuffer * record,
     step = MAX (step - 1 - skip, 0);
   }
   t2i_set_grad_enabled (prev);
+  g_autoptr (T2iTensor) xth = t2i_tensor_to_device (xt, T2I_DEVICE_CPU, NULL);
+  g_autoptr (T2iTensor) xtc = t2i_tensor_copy (xth);
   for (gint64 i = 0; i < n * L; i++)
-    if (t2i_tensor_i32 (xt)[i] >= m->K)
-      t2i_tensor_i32 (xt)[i] = m->K - 1;        /* never after step 0 */
-  g_autoptr (T2iTensor) grid = t2i_reshape (xt, T2I_SHAPE (n, m->grid,
+    if (t2i_tensor_i32 (xtc)[i] >= m->K)
+      t2i_tensor_i32 (xtc)[i] = m->K - 1;       /* never after step 0 */
+  g_autoptr (T2iTensor) xtd = t2i_tensor_to_device (xtc, dev, NULL);
+  g_autoptr (T2iTensor) grid = t2i_reshape (xtd, T2I_SHAPE (n, m->grid,
           m->grid));
   return t2i_record_set_tensor (record, t2i_config_string (c, "tokens"), grid,
       error);

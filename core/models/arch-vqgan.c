@@ -586,18 +586,20 @@ lookup_tokens (VqGan * m, T2iTensor * tokens)
   return t2i_permute (z, to_chan);
 }
 
-/* one-hot of the codes along axis 1 of @idx's [N, h, w] */
+/* one-hot of the codes along axis 1 of @idx's [N, h, w], built on the
+ * host and put where @idx is */
 static T2iTensor *
 one_hot (T2iTensor * idx, gint64 codes)
 {
   const gint64 n = idx->shape[0], hw = idx->shape[1] * idx->shape[2];
-  T2iTensor *o = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (n, codes,
+  g_autoptr (T2iTensor) ih = t2i_tensor_to_device (idx, T2I_DEVICE_CPU, NULL);
+  g_autoptr (T2iTensor) o = t2i_tensor_zeros (T2I_F32, T2I_SHAPE (n, codes,
           idx->shape[1], idx->shape[2]));
   for (gint64 i = 0; i < n; i++)
     for (gint64 p = 0; p < hw; p++)
-      t2i_tensor_f32 (o)[(i * codes + t2i_tensor_i32 (idx)[i * hw + p]) * hw
+      t2i_tensor_f32 (o)[(i * codes + t2i_tensor_i32 (ih)[i * hw + p]) * hw
           + p] = 1.0f;
-  return o;
+  return t2i_tensor_to_device (o, idx->device, NULL);
 }
 
 /* the annealed temperature at @step (taming's cosine schedule) */
@@ -628,13 +630,14 @@ kl_uniform (T2iTensor * logits, gint codes)
 static T2iTensor *
 gumbel_hard (T2iTensor * logits, double tau, T2iRng * rng, T2iTensor ** idx)
 {
-  g_autoptr (T2iTensor) u = t2i_tensor_new (T2I_F32, logits->ndim,
+  g_autoptr (T2iTensor) uh = t2i_tensor_new (T2I_F32, logits->ndim,
       logits->shape);
-  t2i_rng_fill_uniform (rng, u, 0.0, 1.0);
-  for (gint64 i = 0; i < u->numel; i++) {
-    const double v = t2i_tensor_f32 (u)[i];
-    t2i_tensor_f32 (u)[i] = (float) -log (-log (v + 1e-20) + 1e-20);
+  t2i_rng_fill_uniform (rng, uh, 0.0, 1.0);
+  for (gint64 i = 0; i < uh->numel; i++) {
+    const double v = t2i_tensor_f32 (uh)[i];
+    t2i_tensor_f32 (uh)[i] = (float) -log (-log (v + 1e-20) + 1e-20);
   }
+  g_autoptr (T2iTensor) u = t2i_tensor_to_device (uh, logits->device, NULL);
   g_autoptr (T2iTensor) y = t2i_add (logits, u);
   g_autoptr (T2iTensor) ys = t2i_mul_scalar (y, 1.0 / tau);
   g_autoptr (T2iTensor) soft = t2i_softmax (ys, 1);
@@ -662,12 +665,15 @@ forward (gpointer net, const T2iArchContext * ctx, GstBuffer * record,
           "tokens=%s must be i32 [N, %d, %d]", name, h, h);
       return FALSE;
     }
-    for (gint64 i = 0; i < tokens->numel; i++)
-      if (t2i_tensor_i32 (tokens)[i] < 0
-          || t2i_tensor_i32 (tokens)[i] >= m->codes) {
+    g_autoptr (T2iTensor) th = t2i_tensor_to_device (tokens, T2I_DEVICE_CPU,
+        error);
+    if (!th)
+      return FALSE;
+    for (gint64 i = 0; i < th->numel; i++)
+      if (t2i_tensor_i32 (th)[i] < 0 || t2i_tensor_i32 (th)[i] >= m->codes) {
         g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
             "tokens=%s holds %d, outside the codebook 0 .. %d", name,
-            t2i_tensor_i32 (tokens)[i], m->codes - 1);
+            t2i_tensor_i32 (th)[i], m->codes - 1);
         return FALSE;
       }
     g_autoptr (T2iTensor) zq = lookup_tokens (m, tokens);

@@ -707,7 +707,15 @@ t2i_clip_encode_text (T2iClip * m, T2iTensor * tokens, T2iTensor ** per_token)
     return NULL;
   }
   gint64 n = tokens->shape[0], l = tokens->shape[1];
-  const gint32 *ids = t2i_tensor_i32 (tokens);
+  /* ids decide shapes (the last end token): read on the host; the
+   * computation runs where the model lives */
+  const T2iDevice dev = m->positional_embedding->device;
+  g_autoptr (T2iTensor) host_tokens = t2i_tensor_to_device (tokens,
+      T2I_DEVICE_CPU, NULL);
+  g_autoptr (T2iTensor) dev_tokens = t2i_tensor_to_device (tokens, dev, NULL);
+  if (!host_tokens || !dev_tokens)
+    return NULL;
+  const gint32 *ids = t2i_tensor_i32 (host_tokens);
   for (gint64 i = 0; i < tokens->numel; i++)
     if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size) {
       g_critical ("t2i_clip_encode_text: token %d at %" G_GINT64_FORMAT
@@ -716,21 +724,22 @@ t2i_clip_encode_text (T2iClip * m, T2iTensor * tokens, T2iTensor ** per_token)
     }
 
   /* the end-of-text position: the first largest id of each row */
-  g_autoptr (T2iTensor) eot = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
+  g_autoptr (T2iTensor) eot_h = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
   gint64 used = 1;
   for (gint64 r = 0; r < n; r++) {
     gint32 best = 0;
     for (gint64 j = 1; j < l; j++)
       if (ids[r * l + j] > ids[r * l + best])
         best = (gint32) j;
-    t2i_tensor_i32 (eot)[r] = best;
+    t2i_tensor_i32 (eot_h)[r] = best;
     used = MAX (used, best + 1);
   }
+  g_autoptr (T2iTensor) eot = t2i_tensor_to_device (eot_h, dev, NULL);
 
   /* positions after the last EOT cannot reach any EOT through the causal
    * mask: without per-token output, they are not computed */
   g_autoptr (T2iTensor) ids_used = per_token || used == l
-      ? t2i_tensor_ref (tokens) : t2i_slice (tokens, 1, 0, used);
+      ? t2i_tensor_ref (dev_tokens) : t2i_slice (dev_tokens, 1, 0, used);
   l = ids_used->shape[1];
   T2iTensor *x = t2i_nn_embedding (&m->token_embedding, ids_used);
   g_autoptr (T2iTensor) pos = l == m->cfg.context_length

@@ -159,7 +159,7 @@ t2i_model_load_ranges (T2iParamGroup * group, gsize skip,
       for (guint i = ranges[2 * r]; i < ranges[2 * r + 1]; i++) {
         T2iParam *p = t2i_param_group_get (group, i);
         T2iTensor *t = g_ptr_array_index (staged, k++);
-        memcpy (p->value->data, t->data, p->value->nbytes);
+        t2i_tensor_copy_into (p->value, t, NULL);
       }
   }
   g_ptr_array_unref (staged);
@@ -180,8 +180,10 @@ t2i_model_channel_affine (T2iTensor * x, const double *scale,
     const double *shift)
 {
   gint c = (gint) x->shape[1];
-  g_autoptr (T2iTensor) s = t2i_model_channel_const (x->dtype, c, scale);
-  g_autoptr (T2iTensor) b = t2i_model_channel_const (x->dtype, c, shift);
+  g_autoptr (T2iTensor) sh = t2i_model_channel_const (x->dtype, c, scale);
+  g_autoptr (T2iTensor) bh = t2i_model_channel_const (x->dtype, c, shift);
+  g_autoptr (T2iTensor) s = t2i_tensor_to_device (sh, x->device, NULL);
+  g_autoptr (T2iTensor) b = t2i_tensor_to_device (bh, x->device, NULL);
   g_autoptr (T2iTensor) xs = t2i_mul (x, s);
   return t2i_add (xs, b);
 }
@@ -241,8 +243,12 @@ resize_crop (T2iTensor * x, gint64 rh, gint64 rw, gint64 top, gint64 left,
     gint64 oh, gint64 ow)
 {
   gint64 h = x->shape[2], w = x->shape[3];
-  g_autoptr (T2iTensor) ah = bicubic_matrix (h, rh, top, oh, FALSE, x->dtype);
-  g_autoptr (T2iTensor) awt = bicubic_matrix (w, rw, left, ow, TRUE, x->dtype);
+  /* built on the host, used where @x is */
+  g_autoptr (T2iTensor) ahh = bicubic_matrix (h, rh, top, oh, FALSE, x->dtype);
+  g_autoptr (T2iTensor) awth = bicubic_matrix (w, rw, left, ow, TRUE,
+      x->dtype);
+  g_autoptr (T2iTensor) ah = t2i_tensor_to_device (ahh, x->device, NULL);
+  g_autoptr (T2iTensor) awt = t2i_tensor_to_device (awth, x->device, NULL);
   g_autoptr (T2iTensor) rows = t2i_matmul (ah, x);      /* [N, C, oh, w] */
   return t2i_matmul (rows, awt);        /* [N, C, oh, ow] */
 }

@@ -202,10 +202,12 @@ static gint64
 used_length (T2iTensor * mask)
 {
   const gint64 n = mask->shape[0], l = mask->shape[1];
+  /* it decides a shape: read on the host */
+  g_autoptr (T2iTensor) mh = t2i_tensor_to_device (mask, T2I_DEVICE_CPU, NULL);
   gint64 used = 1;
   for (gint64 i = 0; i < n; i++)
     for (gint64 j = l - 1; j >= used; j--)
-      if (t2i_tensor_get (mask, i * l + j) != 0.0) {
+      if (t2i_tensor_get (mh, i * l + j) != 0.0) {
         used = j + 1;
         break;
       }

@@ -170,9 +170,9 @@ fc_forward (const Fc * fc, T2iTensor * x)
   return act (y, fc->lrelu, fc->lrelu ? G_SQRT2 : 1.0);
 }
 
-/* depthwise outer(f, f) / sum^2 * gain, [C, 1, 4, 4] */
+/* depthwise outer(f, f) / sum^2 * gain, [C, 1, 4, 4], on @device */
 static T2iTensor *
-fir_filter (gint64 channels, double gain)
+fir_filter (gint64 channels, double gain, T2iDevice device)
 {
   static const double f1[4] = { 1, 3, 3, 1 };
   T2iTensor *f = t2i_tensor_new (T2I_F32, T2I_SHAPE (channels, 1, 4, 4));
@@ -181,14 +181,16 @@ fir_filter (gint64 channels, double gain)
     for (gint i = 0; i < 4; i++)
       for (gint j = 0; j < 4; j++)
         d[c * 16 + i * 4 + j] = (float) (f1[i] * f1[j] / 64.0 * gain);
-  return f;
+  T2iTensor *fd = t2i_tensor_to_device (f, device, NULL);
+  t2i_tensor_unref (f);
+  return fd;
 }
 
 /* upfirdn2d.upsample2d(x, [1,3,3,1]): [N,C,H,W] -> [N,C,2H,2W] */
 static T2iTensor *
 upsample2d (T2iTensor * x)
 {
-  g_autoptr (T2iTensor) f = fir_filter (x->shape[1], 4.0);
+  g_autoptr (T2iTensor) f = fir_filter (x->shape[1], 4.0, x->device);
   T2iConvParams p = T2I_CONV_PARAMS (2, 1);
   p.groups = (gint) x->shape[1];
   return t2i_conv_transpose2d (x, f, NULL, &p);
@@ -198,7 +200,7 @@ upsample2d (T2iTensor * x)
 static T2iTensor *
 blur (T2iTensor * x, gint stride, gint padding)
 {
-  g_autoptr (T2iTensor) f = fir_filter (x->shape[1], 1.0);
+  g_autoptr (T2iTensor) f = fir_filter (x->shape[1], 1.0, x->device);
   T2iConvParams p = T2I_CONV_PARAMS (stride, padding);
   p.groups = (gint) x->shape[1];
   return t2i_conv2d (x, f, NULL, &p);
@@ -326,7 +328,8 @@ syn_layer_forward (const SynLayer * l, T2iTensor * x, T2iTensor * w,
   if (mode != T2I_STYLEGAN2_NOISE_NONE) {
     g_autoptr (T2iTensor) noise = NULL;
     if (mode == T2I_STYLEGAN2_NOISE_RANDOM) {
-      noise = t2i_tensor_new (T2I_F32, T2I_SHAPE (n, 1, l->res, l->res));
+      noise = t2i_tensor_new_on (x->device, T2I_F32, T2I_SHAPE (n, 1, l->res,
+              l->res));
       t2i_rng_fill_normal (rng, noise, 0.0, 1.0);
     } else {
       noise = t2i_reshape (l->noise_const, T2I_SHAPE (1, 1, l->res, l->res));
@@ -459,20 +462,9 @@ t2i_stylegan2_g_mapping (T2iStyleGan2G * g, T2iTensor * z,
   g_autoptr (T2iTensor) x = t2i_mul (z, r);
   g_autoptr (T2iTensor) w = chain (g->mapping, g->cfg.mapping_layers, x);
 
-  if (update_w_avg && w->shape[0] > 0) {
-    /* w_avg = lerp(mean(w), w_avg, beta), no gradient */
-    const gint64 n = w->shape[0], d = w->shape[1];
-    const float *wd = t2i_tensor_f32 (w);
-    float *avg = t2i_tensor_f32 (g->w_avg);
-    const double beta = g->cfg.w_avg_beta;
-    for (gint64 j = 0; j < d; j++) {
-      double s = 0;
-      for (gint64 i = 0; i < n; i++)
-        s += wd[i * d + j];
-      s /= (double) n;
-      avg[j] = (float) (s + beta * ((double) avg[j] - s));
-    }
-  }
+  /* w_avg = lerp(mean(w), w_avg, beta), no gradient */
+  if (update_w_avg && w->shape[0] > 0)
+    t2i_update_running_mean (g->w_avg, w, g->cfg.w_avg_beta);
   if (psi == 1.0)
     return g_steal_pointer (&w);
   g_autoptr (T2iTensor) dw = t2i_sub (w, g->w_avg);

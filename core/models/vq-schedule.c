@@ -141,18 +141,37 @@ t2i_vq_schedule_log_cumprod_g (const T2iVqSchedule * s, gint t)
   return s->lcg[cum_index (s, t)];
 }
 
-/* [N, 1, 1] of @array at each item's step (+ @shift), of @dtype */
+/* The discrete state (tokens, steps) is read and built on the host: a
+ * host copy of @t (a reference when it is there), and @host (consumed) on
+ * @device.  On the CPU both are references, so nothing changes there. */
+static T2iTensor *
+host_of (T2iTensor * t)
+{
+  return t2i_tensor_to_device (t, T2I_DEVICE_CPU, NULL);
+}
+
+static T2iTensor *
+onto (T2iTensor * host, T2iDevice device)
+{
+  T2iTensor *r = t2i_tensor_to_device (host, device, NULL);
+  t2i_tensor_unref (host);
+  return r;
+}
+
+/* [N, 1, 1] of @array at each item's step (+ @shift), of @dtype, on
+ * @device */
 static T2iTensor *
 per_item (const T2iVqSchedule * s, const double *array, gboolean cumulative,
-    T2iTensor * t, gint shift, T2iDType dtype)
+    T2iTensor * t, gint shift, T2iDType dtype, T2iDevice device)
 {
   const gint64 n = t->shape[0];
+  g_autoptr (T2iTensor) th = host_of (t);
   T2iTensor *v = t2i_tensor_new (dtype, T2I_SHAPE (n, 1, 1));
   for (gint64 i = 0; i < n; i++) {
-    const gint step = t2i_tensor_i32 (t)[i] + shift;
+    const gint step = t2i_tensor_i32 (th)[i] + shift;
     t2i_tensor_set (v, i, array[cumulative ? cum_index (s, step) : step]);
   }
-  return v;
+  return onto (v, device);
 }
 
 /* log(e^a + e^b), stable */
@@ -175,17 +194,18 @@ t2i_vq_log_onehot (const T2iVqSchedule * s, T2iTensor * tokens)
 {
   const gint64 n = tokens->shape[0], l = tokens->shape[1];
   const gint c = s->K + 1;
+  g_autoptr (T2iTensor) th = host_of (tokens);
   T2iTensor *x = t2i_tensor_new (T2I_F32, T2I_SHAPE (n, c, l));
   float *xv = t2i_tensor_f32 (x);
   for (gint64 i = 0; i < n * c * l; i++)
     xv[i] = (float) LOG_ZERO;
   for (gint64 i = 0; i < n; i++)
     for (gint64 j = 0; j < l; j++) {
-      const gint32 v = t2i_tensor_i32 (tokens)[i * l + j];
-      g_return_val_if_fail (v >= 0 && v < c, x);
+      const gint32 v = t2i_tensor_i32 (th)[i * l + j];
+      g_return_val_if_fail (v >= 0 && v < c, onto (x, tokens->device));
       xv[(i * c + v) * l + j] = 0.0f;
     }
-  return x;
+  return onto (x, tokens->device);
 }
 
 /* [x[:, :K] + @a_k, x[:, K:] + @a_mask] log-added to [@b_k, @b_mask]:
@@ -212,10 +232,11 @@ q_pred_shift (const T2iVqSchedule * s, T2iTensor * log_x0, T2iTensor * t,
     gint shift)
 {
   const T2iDType dt = log_x0->dtype;
-  g_autoptr (T2iTensor) a = per_item (s, s->lca, TRUE, t, shift, dt);
-  g_autoptr (T2iTensor) b = per_item (s, s->lcb, TRUE, t, shift, dt);
-  g_autoptr (T2iTensor) m = per_item (s, s->l1mcg, TRUE, t, shift, dt);
-  g_autoptr (T2iTensor) g = per_item (s, s->lcg, TRUE, t, shift, dt);
+  const T2iDevice dev = log_x0->device;
+  g_autoptr (T2iTensor) a = per_item (s, s->lca, TRUE, t, shift, dt, dev);
+  g_autoptr (T2iTensor) b = per_item (s, s->lcb, TRUE, t, shift, dt, dev);
+  g_autoptr (T2iTensor) m = per_item (s, s->l1mcg, TRUE, t, shift, dt, dev);
+  g_autoptr (T2iTensor) g = per_item (s, s->lcg, TRUE, t, shift, dt, dev);
   return kernel (log_x0, s->K, a, b, m, g);
 }
 
@@ -229,6 +250,8 @@ T2iTensor *
 t2i_vq_sample_categorical (T2iTensor * log_p, T2iRng * rng)
 {
   const gint64 n = log_p->shape[0], c = log_p->shape[1], l = log_p->shape[2];
+  /* Gumbel argmax on the host over a host copy of the log-probabilities */
+  g_autoptr (T2iTensor) lp = host_of (log_p);
   g_autofree double *u = g_new (double, n * c * l);
   t2i_rng_uniform_f64 (rng, u, (gsize) (n * c * l), 0.0, 1.0);
   T2iTensor *out = t2i_tensor_new (T2I_I32, T2I_SHAPE (n, l));
@@ -240,7 +263,7 @@ t2i_vq_sample_categorical (T2iTensor * log_p, T2iRng * rng)
         const gint64 at = (i * c + k) * l + j;
         /* the released code's Gumbel noise */
         const double g = -log (-log (u[at] + 1e-30) + 1e-30);
-        const double v = t2i_tensor_get (log_p, at) + g;
+        const double v = t2i_tensor_get (lp, at) + g;
         if (v > best) {
           best = v;
           arg = (gint32) k;
@@ -248,7 +271,7 @@ t2i_vq_sample_categorical (T2iTensor * log_p, T2iRng * rng)
       }
       t2i_tensor_i32 (out)[i * l + j] = arg;
     }
-  return out;
+  return onto (out, log_p->device);
 }
 
 T2iTensor *
@@ -265,25 +288,27 @@ t2i_vq_log_x0 (T2iTensor * logits)
 {
   const gint64 n = logits->shape[0], l = logits->shape[2];
   g_autoptr (T2iTensor) ls = t2i_log_softmax (logits, 1);
-  g_autoptr (T2iTensor) mask = t2i_tensor_new (logits->dtype, T2I_SHAPE (n, 1,
-          l));
+  T2iTensor *mask_h = t2i_tensor_new (logits->dtype, T2I_SHAPE (n, 1, l));
   for (gint64 i = 0; i < n * l; i++)
-    t2i_tensor_set (mask, i, LOG_MIN);
+    t2i_tensor_set (mask_h, i, LOG_MIN);
+  g_autoptr (T2iTensor) mask = onto (mask_h, logits->device);
   T2iTensor *parts[2] = { ls, mask };
   g_autoptr (T2iTensor) cat = t2i_concat (parts, 2, 1);
   return t2i_clamp (cat, LOG_MIN, 0.0);
 }
 
-/* [N, 1, L]: 1 where x_t is the mask token */
+/* [N, 1, L]: 1 where x_t is the mask token, on @device */
 static T2iTensor *
-mask_of (const T2iVqSchedule * s, T2iTensor * xt, T2iDType dtype)
+mask_of (const T2iVqSchedule * s, T2iTensor * xt, T2iDType dtype,
+    T2iDevice device)
 {
   const gint64 n = xt->shape[0], l = xt->shape[1];
+  g_autoptr (T2iTensor) xh = host_of (xt);
   T2iTensor *m = t2i_tensor_zeros (dtype, T2I_SHAPE (n, 1, l));
   for (gint64 i = 0; i < n * l; i++)
-    if (t2i_tensor_i32 (xt)[i] == s->K)
+    if (t2i_tensor_i32 (xh)[i] == s->K)
       t2i_tensor_set (m, i, 1.0);
-  return m;
+  return onto (m, device);
 }
 
 /* (1 - m) a + m b */
@@ -300,35 +325,37 @@ t2i_vq_q_posterior (const T2iVqSchedule * s, T2iTensor * log_x0,
     T2iTensor * xt, T2iTensor * t)
 {
   const T2iDType dt = log_x0->dtype;
+  const T2iDevice dev = log_x0->device;
   const gint K = s->K;
   const gint64 n = xt->shape[0], l = xt->shape[1];
-  g_autoptr (T2iTensor) log_xt = t2i_vq_log_onehot (s, xt);
+  g_autoptr (T2iTensor) log_xt_any = t2i_vq_log_onehot (s, xt);
+  g_autoptr (T2iTensor) log_xt = t2i_tensor_to_device (log_xt_any, dev, NULL);
   g_autoptr (T2iTensor) lxt = t2i_tensor_to_dtype (log_xt, dt);
-  g_autoptr (T2iTensor) mask = mask_of (s, xt, dt);
+  g_autoptr (T2iTensor) mask = mask_of (s, xt, dt, dev);
 
   /* q(x_t | x_0 = k) for every code k: a column of the cumulative kernel;
    * gbar_t for every k where x_t is the mask */
   g_autoptr (T2iTensor) qt_all = t2i_vq_q_pred (s, lxt, t);
   g_autoptr (T2iTensor) qt = t2i_slice (qt_all, 1, 0, K);
-  g_autoptr (T2iTensor) cg = per_item (s, s->lcg, TRUE, t, 0, dt);
+  g_autoptr (T2iTensor) cg = per_item (s, s->lcg, TRUE, t, 0, dt, dev);
   g_autoptr (T2iTensor) cgv = t2i_expand (cg, 3, qt->shape);
   g_autoptr (T2iTensor) log_qt = blend (mask, qt, cgv);
 
   /* q(x_t | x_{t-1} = k): the one-step kernel's column, 0 for the mask
    * class; g_t for every code (1 for the mask) where x_t is the mask */
-  g_autoptr (T2iTensor) a1 = per_item (s, s->la, FALSE, t, 0, dt);
-  g_autoptr (T2iTensor) b1 = per_item (s, s->lb, FALSE, t, 0, dt);
-  g_autoptr (T2iTensor) m1 = per_item (s, s->l1mg, FALSE, t, 0, dt);
-  g_autoptr (T2iTensor) g1 = per_item (s, s->lg, FALSE, t, 0, dt);
+  g_autoptr (T2iTensor) a1 = per_item (s, s->la, FALSE, t, 0, dt, dev);
+  g_autoptr (T2iTensor) b1 = per_item (s, s->lb, FALSE, t, 0, dt, dev);
+  g_autoptr (T2iTensor) m1 = per_item (s, s->l1mg, FALSE, t, 0, dt, dev);
+  g_autoptr (T2iTensor) g1 = per_item (s, s->lg, FALSE, t, 0, dt, dev);
   g_autoptr (T2iTensor) one = kernel (lxt, K, a1, b1, m1, g1);
   g_autoptr (T2iTensor) one_codes = t2i_slice (one, 1, 0, K);
-  g_autoptr (T2iTensor) zero_row = t2i_tensor_new (dt, T2I_SHAPE (n, 1, l));
-  for (gint64 i = 0; i < n * l; i++)
-    t2i_tensor_set (zero_row, i, LOG_ZERO);
+  g_autoptr (T2iTensor) zero_row = t2i_tensor_full_on (dev, dt,
+      T2I_SHAPE (n, 1, l), LOG_ZERO);
   T2iTensor *op[2] = { one_codes, zero_row };
   g_autoptr (T2iTensor) one_cat = t2i_concat (op, 2, 1);
   g_autoptr (T2iTensor) g1v = t2i_expand (g1, 3, one_codes->shape);
-  g_autoptr (T2iTensor) one_row = t2i_tensor_zeros (dt, T2I_SHAPE (n, 1, l));
+  g_autoptr (T2iTensor) one_row = t2i_tensor_zeros_on (dev, dt,
+      T2I_SHAPE (n, 1, l));
   T2iTensor *cp[2] = { g1v, one_row };
   g_autoptr (T2iTensor) ct_vec = t2i_concat (cp, 2, 1);
   g_autoptr (T2iTensor) log_one = blend (mask, one_cat, ct_vec);
@@ -372,11 +399,12 @@ static T2iTensor *
 per_item_terms (T2iTensor * t, T2iTensor * at_zero, T2iTensor * rest)
 {
   const gint64 n = t->shape[0];
-  g_autoptr (T2iTensor) z = t2i_tensor_zeros (rest->dtype, T2I_SHAPE (n, 1,
-          1));
+  g_autoptr (T2iTensor) th = host_of (t);
+  T2iTensor *zh = t2i_tensor_zeros (rest->dtype, T2I_SHAPE (n, 1, 1));
   for (gint64 i = 0; i < n; i++)
-    if (t2i_tensor_i32 (t)[i] == 0)
-      t2i_tensor_set (z, i, 1.0);
+    if (t2i_tensor_i32 (th)[i] == 0)
+      t2i_tensor_set (zh, i, 1.0);
+  g_autoptr (T2iTensor) z = onto (zh, rest->device);
   g_autoptr (T2iTensor) sel = blend (z, rest, at_zero);
   g_autoptr (T2iTensor) flat = t2i_reshape (sel, T2I_SHAPE (n, -1));
   return t2i_sum (flat, 1, FALSE);
@@ -388,7 +416,9 @@ t2i_vq_loss_terms (const T2iVqSchedule * s, T2iTensor * logits,
 {
   const T2iDType dt = logits->dtype;
   g_autoptr (T2iTensor) log_x0_model = t2i_vq_log_x0 (logits);
-  g_autoptr (T2iTensor) onehot = t2i_vq_log_onehot (s, x0);
+  g_autoptr (T2iTensor) onehot_any = t2i_vq_log_onehot (s, x0);
+  g_autoptr (T2iTensor) onehot = t2i_tensor_to_device (onehot_any,
+      logits->device, NULL);
   g_autoptr (T2iTensor) log_x0_true = t2i_tensor_to_dtype (onehot, dt);
   g_autoptr (T2iTensor) model = t2i_vq_q_posterior (s, log_x0_model, xt, t);
   g_autoptr (T2iTensor) truth = t2i_vq_q_posterior (s, log_x0_true, xt, t);
@@ -407,10 +437,12 @@ t2i_vq_loss_terms (const T2iVqSchedule * s, T2iTensor * logits,
 T2iTensor *
 t2i_vq_truncate (T2iTensor * log_x0, double r)
 {
-  g_autoptr (T2iTensor) src = t2i_tensor_to_dtype (log_x0, T2I_F64);
-  T2iTensor *out = t2i_tensor_copy (log_x0);
   if (r >= 1.0)
-    return out;
+    return t2i_tensor_copy (log_x0);
+  /* a sort per position: on host copies */
+  g_autoptr (T2iTensor) host = host_of (log_x0);
+  g_autoptr (T2iTensor) src = t2i_tensor_to_dtype (host, T2I_F64);
+  T2iTensor *out = t2i_tensor_copy (host);
   const gint64 n = log_x0->shape[0], c = log_x0->shape[1],
       l = log_x0->shape[2];
   g_autofree gint *order = g_new (gint, c);
@@ -439,7 +471,7 @@ t2i_vq_truncate (T2iTensor * log_x0, double r)
         cum += p[order[k]];
       }
     }
-  return out;
+  return onto (out, log_x0->device);
 }
 
 T2iTensor *

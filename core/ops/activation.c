@@ -11,7 +11,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "ops-internal.h"
-#include "../tensor/tensor-private.h"
 
 #include <math.h>
 
@@ -135,8 +134,52 @@ DEF_ZIP (softplus_bw_f64, double, g * sigmoid_d (x))
 DEF_ZIP (silu_bw_f32, float, g * sigmoid_f (x) * (1.0f + x * (1.0f - sigmoid_f (x))))
 DEF_ZIP (silu_bw_f64, double, g * sigmoid_d (x) * (1.0 + x * (1.0 - sigmoid_d (x))))
 
-#define MAP(x, NAME, p) t2i_ops_map ((x), NAME##_f32, NAME##_f64, (p))
-#define ZIP(g, x, NAME, p) t2i_ops_zip ((g), (x), NAME##_f32, NAME##_f64, (p))
+/* the CPU table's activation entries: forward maps and fused backward */
+static const T2iMapFn act_fns[][2] = {
+  [T2I_ACT_RELU] = {relu_f32, relu_f64},
+  [T2I_ACT_LEAKY_RELU] = {lrelu_f32, lrelu_f64},
+  [T2I_ACT_GELU] = {gelu_f32, gelu_f64},
+  [T2I_ACT_NORMAL_CDF] = {ncdf_f32, ncdf_f64},
+  [T2I_ACT_QUICK_GELU] = {qgelu_f32, qgelu_f64},
+  [T2I_ACT_TANH] = {tanh_f32, tanh_f64},
+  [T2I_ACT_SIGMOID] = {sigmoid_f32, sigmoid_f64},
+  [T2I_ACT_SOFTPLUS] = {softplus_f32, softplus_f64},
+  [T2I_ACT_SILU] = {silu_f32, silu_f64},
+  [T2I_ACT_POS_MASK] = {pos_f32, pos_f64},
+  [T2I_ACT_LEAKY_MASK] = {lmask_f32, lmask_f64},
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (act_fns) == T2I_ACT_COUNT);
+
+static const T2iZipFn act_bw_fns[][2] = {
+  [T2I_ACT_RELU] = {relu_bw_f32, relu_bw_f64},
+  [T2I_ACT_LEAKY_RELU] = {lrelu_bw_f32, lrelu_bw_f64},
+  [T2I_ACT_GELU] = {gelu_bw_f32, gelu_bw_f64},
+  [T2I_ACT_QUICK_GELU] = {qgelu_bw_f32, qgelu_bw_f64},
+  [T2I_ACT_TANH] = {tanh_bw_f32, tanh_bw_f64},
+  [T2I_ACT_SIGMOID] = {sigmoid_bw_f32, sigmoid_bw_f64},
+  [T2I_ACT_SOFTPLUS] = {softplus_bw_f32, softplus_bw_f64},
+  [T2I_ACT_SILU] = {silu_bw_f32, silu_bw_f64},
+};
+
+T2iTensor *
+t2i_cpu_activation (T2iActOp op, const T2iTensor * x, double p)
+{
+  const double prm[1] = { p };
+  return t2i_ops_map (x, act_fns[op][0], act_fns[op][1], prm);
+}
+
+T2iTensor *
+t2i_cpu_activation_bw (T2iActOp op, const T2iTensor * g, const T2iTensor * x,
+    double p)
+{
+  const double prm[1] = { p };
+  g_return_val_if_fail (act_bw_fns[op][0] != NULL, NULL);
+  return t2i_ops_zip (g, x, act_bw_fns[op][0], act_bw_fns[op][1], prm);
+}
+
+#define MAP(x, OP, p) (T2I_BACKEND (x)->activation ((OP), (x), (p)))
+#define ZIP(g, x, OP, p) (T2I_BACKEND (x)->activation_bw ((OP), (g), (x), (p)))
 
 /* s * (1 - s), differentiable */
 static T2iTensor *
@@ -155,10 +198,10 @@ relu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *x = node->inputs[0];
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, x, relu_bw, NULL);
+    gin[0] = ZIP (g, x, T2I_ACT_RELU, 0);
     return;
   }
-  g_autoptr (T2iTensor) m = MAP (x, pos, NULL);
+  g_autoptr (T2iTensor) m = MAP (x, T2I_ACT_POS_MASK, 0);
   gin[0] = t2i_mul (g, m);
 }
 
@@ -166,12 +209,11 @@ static void
 leaky_relu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *x = node->inputs[0];
-  double p[1] = { node->f[0] };
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, x, lrelu_bw, p);
+    gin[0] = ZIP (g, x, T2I_ACT_LEAKY_RELU, node->f[0]);
     return;
   }
-  g_autoptr (T2iTensor) m = MAP (x, lmask, p);
+  g_autoptr (T2iTensor) m = MAP (x, T2I_ACT_LEAKY_MASK, node->f[0]);
   gin[0] = t2i_mul (g, m);
 }
 
@@ -182,7 +224,7 @@ static void normal_cdf_backward (T2iNode * node, T2iTensor * g,
 static T2iTensor *
 normal_cdf (T2iTensor * x)
 {
-  T2iTensor *out = MAP (x, ncdf, NULL);
+  T2iTensor *out = MAP (x, T2I_ACT_NORMAL_CDF, 0);
   T2I_RECORD (out, "normal_cdf", normal_cdf_backward, x);
   return out;
 }
@@ -209,7 +251,7 @@ gelu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *x = node->inputs[0];
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, x, gelu_bw, NULL);
+    gin[0] = ZIP (g, x, T2I_ACT_GELU, 0);
     return;
   }
   /* Phi(x) + x phi(x) */
@@ -225,7 +267,7 @@ quick_gelu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *x = node->inputs[0];
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, x, qgelu_bw, NULL);
+    gin[0] = ZIP (g, x, T2I_ACT_QUICK_GELU, 0);
     return;
   }
   /* s + k x s (1 - s), s = sigmoid(k x) */
@@ -241,7 +283,7 @@ static void
 tanh_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, node->saved[0], tanh_bw, NULL);
+    gin[0] = ZIP (g, node->saved[0], T2I_ACT_TANH, 0);
     return;
   }
   g_autoptr (T2iTensor) y = t2i_tanh (node->inputs[0]);
@@ -255,7 +297,7 @@ static void
 sigmoid_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, node->saved[0], sigmoid_bw, NULL);
+    gin[0] = ZIP (g, node->saved[0], T2I_ACT_SIGMOID, 0);
     return;
   }
   g_autoptr (T2iTensor) y = t2i_sigmoid (node->inputs[0]);
@@ -268,7 +310,7 @@ softplus_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *x = node->inputs[0];
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, x, softplus_bw, NULL);
+    gin[0] = ZIP (g, x, T2I_ACT_SOFTPLUS, 0);
     return;
   }
   g_autoptr (T2iTensor) s = t2i_sigmoid (x);
@@ -280,7 +322,7 @@ silu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *x = node->inputs[0];
   if (!t2i_grad_enabled ()) {
-    gin[0] = ZIP (g, x, silu_bw, NULL);
+    gin[0] = ZIP (g, x, T2I_ACT_SILU, 0);
     return;
   }
   /* s + x s (1 - s) */
@@ -296,39 +338,32 @@ silu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 /* ------------------------------------------------------------------ */
 
 static T2iTensor *
-activation (T2iTensor * a, T2iMapFn f32, T2iMapFn f64, const double *p,
-    const char *name, T2iBackwardFn bw, gboolean save_out)
+activation (T2iTensor * a, T2iActOp op, double p, const char *name,
+    T2iBackwardFn bw, gboolean save_out)
 {
   T2I_CHECK_FLOAT (a, NULL);
-  T2iTensor *out = t2i_ops_map (a, f32, f64, p);
+  T2iTensor *out = T2I_BACKEND (a)->activation (op, a, p);
   T2iNode *node = T2I_RECORD (out, name, bw, a);
   if (node) {
-    if (p)
-      node->f[0] = p[0];
+    node->f[0] = p;
     if (save_out)
       t2i_ops_save_output (node, 0, out);
   }
   return out;
 }
 
-#define ACT(a, NAME, p, bw, save) \
-  activation ((a), NAME##_f32, NAME##_f64, (p), #NAME, (bw), (save))
-
 /** t2i_relu: max(a, 0) */
 T2iTensor *
 t2i_relu (T2iTensor * a)
 {
-  if (a && a->device == T2I_DEVICE_CUDA)
-    return t2i_cuda_op_relu (a);
-  return ACT (a, relu, NULL, relu_backward, FALSE);
+  return activation (a, T2I_ACT_RELU, 0, "relu", relu_backward, FALSE);
 }
 
 /** t2i_leaky_relu: a for a >= 0, @slope * a below */
 T2iTensor *
 t2i_leaky_relu (T2iTensor * a, double slope)
 {
-  double p[1] = { slope };
-  return activation (a, lrelu_f32, lrelu_f64, p, "leaky_relu",
+  return activation (a, T2I_ACT_LEAKY_RELU, slope, "leaky_relu",
       leaky_relu_backward, FALSE);
 }
 
@@ -336,14 +371,14 @@ t2i_leaky_relu (T2iTensor * a, double slope)
 T2iTensor *
 t2i_gelu (T2iTensor * a)
 {
-  return ACT (a, gelu, NULL, gelu_backward, FALSE);
+  return activation (a, T2I_ACT_GELU, 0, "gelu", gelu_backward, FALSE);
 }
 
 /** t2i_quick_gelu: a * sigmoid(1.702 a) (CLIP) */
 T2iTensor *
 t2i_quick_gelu (T2iTensor * a)
 {
-  return activation (a, qgelu_f32, qgelu_f64, NULL, "quick_gelu",
+  return activation (a, T2I_ACT_QUICK_GELU, 0, "quick_gelu",
       quick_gelu_backward, FALSE);
 }
 
@@ -351,28 +386,30 @@ t2i_quick_gelu (T2iTensor * a)
 T2iTensor *
 t2i_tanh (T2iTensor * a)
 {
-  return ACT (a, tanh, NULL, tanh_backward, TRUE);
+  return activation (a, T2I_ACT_TANH, 0, "tanh", tanh_backward, TRUE);
 }
 
 /** t2i_sigmoid: 1 / (1 + e^-a), computed without overflow */
 T2iTensor *
 t2i_sigmoid (T2iTensor * a)
 {
-  return ACT (a, sigmoid, NULL, sigmoid_backward, TRUE);
+  return activation (a, T2I_ACT_SIGMOID, 0, "sigmoid", sigmoid_backward,
+      TRUE);
 }
 
 /** t2i_softplus: log(1 + e^a) = max(a, 0) + log1p(e^-|a|) */
 T2iTensor *
 t2i_softplus (T2iTensor * a)
 {
-  return ACT (a, softplus, NULL, softplus_backward, FALSE);
+  return activation (a, T2I_ACT_SOFTPLUS, 0, "softplus", softplus_backward,
+      FALSE);
 }
 
 /** t2i_silu: a * sigmoid(a) */
 T2iTensor *
 t2i_silu (T2iTensor * a)
 {
-  return ACT (a, silu, NULL, silu_backward, FALSE);
+  return activation (a, T2I_ACT_SILU, 0, "silu", silu_backward, FALSE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -420,6 +457,31 @@ NAME (const T * x, const T * g, T * gx, gint64 outer, gint64 h,             \
 DEF_GLU_BW (glu_bw_f32, float, sigmoid_f)
 DEF_GLU_BW (glu_bw_f64, double, sigmoid_d)
 
+gboolean
+t2i_cpu_glu (const T2iTensor * a, gint axis, T2iTensor * out)
+{
+  gint64 outer, n, inner;
+  t2i_ops_axis_split (a, axis, &outer, &n, &inner);
+  if (a->dtype == T2I_F32)
+    glu_f32 (a->data, out->data, outer, n / 2, inner);
+  else
+    glu_f64 (a->data, out->data, outer, n / 2, inner);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_glu_bw (const T2iTensor * x, const T2iTensor * g, gint axis,
+    T2iTensor * gx)
+{
+  gint64 outer, n, inner;
+  t2i_ops_axis_split (x, axis, &outer, &n, &inner);
+  if (x->dtype == T2I_F32)
+    glu_bw_f32 (x->data, g->data, gx->data, outer, n / 2, inner);
+  else
+    glu_bw_f64 (x->data, g->data, gx->data, outer, n / 2, inner);
+  return TRUE;
+}
+
 static void
 glu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
@@ -430,10 +492,8 @@ glu_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   t2i_ops_axis_split (x, axis, &outer, &n, &inner);
   if (!t2i_grad_enabled ()) {
     gin[0] = t2i_tensor_new_like (x);
-    if (x->dtype == T2I_F32)
-      glu_bw_f32 (x->data, g->data, gin[0]->data, outer, n / 2, inner);
-    else
-      glu_bw_f64 (x->data, g->data, gin[0]->data, outer, n / 2, inner);
+    if (gin[0] && !T2I_BACKEND (x)->glu_bw (x, g, axis, gin[0]))
+      g_clear_pointer (&gin[0], t2i_tensor_unref);
     return;
   }
   g_autoptr (T2iTensor) a = t2i_slice (x, axis, 0, n / 2);
@@ -469,11 +529,9 @@ t2i_glu (T2iTensor * a, gint axis)
   gint64 sh[T2I_MAX_DIMS];
   memcpy (sh, a->shape, sizeof (sh));
   sh[axis] = n / 2;
-  T2iTensor *out = t2i_tensor_new (a->dtype, a->ndim, sh);
-  if (a->dtype == T2I_F32)
-    glu_f32 (a->data, out->data, outer, n / 2, inner);
-  else
-    glu_f64 (a->data, out->data, outer, n / 2, inner);
+  T2iTensor *out = t2i_ops_new_shape (a, a->ndim, sh);
+  if (out && !T2I_BACKEND (a)->glu (a, axis, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "glu", glu_backward, a);
   if (node)
     node->i[0] = axis;

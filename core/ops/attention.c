@@ -16,6 +16,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/ops.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -69,8 +70,8 @@ gemm_f64 (gboolean trans_b, gint64 M, gint64 N, gint64 K, const double *A,
 }
 
 /* the additive causal mask [Lq, Lk]: 0 where j <= i, -inf elsewhere */
-static T2iTensor *
-causal_mask (T2iDType dtype, gint64 Lq, gint64 Lk)
+T2iTensor *
+t2i_cpu_causal_mask (T2iDType dtype, gint64 Lq, gint64 Lk)
 {
   const gint64 shape[2] = { Lq, Lk };
   T2iTensor *m = t2i_tensor_new (dtype, 2, shape);
@@ -95,8 +96,8 @@ sdpa_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
     g_autoptr (T2iTensor) ss = t2i_mul_scalar (s, scale);
     g_autoptr (T2iTensor) sm = NULL;
     if (causal) {
-      g_autoptr (T2iTensor) mask = causal_mask (q->dtype, q->shape[2],
-          k->shape[2]);
+      g_autoptr (T2iTensor) mask = T2I_BACKEND (q)->causal_mask (q->dtype,
+          q->shape[2], k->shape[2]);
       sm = t2i_add (ss, mask);
     } else {
       sm = t2i_tensor_ref (ss);
@@ -127,39 +128,14 @@ sdpa_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   }
 }
 
-/**
- * t2i_scaled_dot_product_attention:
- * @q: [B, H, Lq, Dh]
- * @k: [B, H, Lk, Dh]
- * @v: [B, H, Lk, Dh]
- * @causal: mask key j for query i when j > i
- * @scale: the logit scale; <= 0 means 1 / sqrt(Dh)
- *
- * softmax(q k^T * scale + mask) v, as PyTorch's
- * scaled_dot_product_attention(is_causal=...).  Differentiable twice.
- */
-T2iTensor *
-t2i_scaled_dot_product_attention (T2iTensor * q, T2iTensor * k,
-    T2iTensor * v, gboolean causal, double scale)
+/* The CPU table's attention entry: P = softmax(q k^T * scale + mask),
+ * out = P v */
+gboolean
+t2i_cpu_sdpa (const T2iTensor * q, const T2iTensor * k, const T2iTensor * v,
+    gboolean causal, double scale, T2iTensor * P, T2iTensor * out)
 {
-  g_return_val_if_fail (q != NULL && k != NULL && v != NULL, NULL);
-  if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4
-      || (q->dtype != T2I_F32 && q->dtype != T2I_F64)
-      || k->dtype != q->dtype || v->dtype != q->dtype
-      || !t2i_tensor_same_shape (k, v) || k->shape[0] != q->shape[0]
-      || k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3]) {
-    g_critical ("t2i_scaled_dot_product_attention: need q [B,H,Lq,Dh] and "
-        "k, v [B,H,Lk,Dh] of one float dtype");
-    return NULL;
-  }
   const gint64 B = q->shape[0], H = q->shape[1], Lq = q->shape[2];
   const gint64 Lk = k->shape[2], Dh = q->shape[3], BH = B * H;
-  if (scale <= 0)
-    scale = 1.0 / sqrt ((double) Dh);
-
-  const gint64 pshape[4] = { B, H, Lq, Lk };
-  g_autoptr (T2iTensor) P = t2i_tensor_new (q->dtype, 4, pshape);
-  T2iTensor *out = t2i_tensor_new_like (q);
 
   if (q->dtype == T2I_F32) {
     const float *qd = q->data, *kd = k->data, *vd = v->data;
@@ -188,6 +164,49 @@ t2i_scaled_dot_product_attention (T2iTensor * q, T2iTensor * k,
     for (gint64 bh = 0; bh < BH; bh++)
       gemm_f64 (FALSE, Lq, Dh, Lk, pd + bh * Lq * Lk, vd + bh * Lk * Dh,
           od + bh * Lq * Dh);
+  }
+
+  return TRUE;
+}
+
+/**
+ * t2i_scaled_dot_product_attention:
+ * @q: [B, H, Lq, Dh]
+ * @k: [B, H, Lk, Dh]
+ * @v: [B, H, Lk, Dh]
+ * @causal: mask key j for query i when j > i
+ * @scale: the logit scale; <= 0 means 1 / sqrt(Dh)
+ *
+ * softmax(q k^T * scale + mask) v, as PyTorch's
+ * scaled_dot_product_attention(is_causal=...).  Differentiable twice.
+ */
+T2iTensor *
+t2i_scaled_dot_product_attention (T2iTensor * q, T2iTensor * k,
+    T2iTensor * v, gboolean causal, double scale)
+{
+  g_return_val_if_fail (q != NULL && k != NULL && v != NULL, NULL);
+  if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4
+      || (q->dtype != T2I_F32 && q->dtype != T2I_F64)
+      || k->dtype != q->dtype || v->dtype != q->dtype
+      || k->device != q->device || v->device != q->device
+      || !t2i_tensor_same_shape (k, v) || k->shape[0] != q->shape[0]
+      || k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3]) {
+    g_critical ("t2i_scaled_dot_product_attention: need q [B,H,Lq,Dh] and "
+        "k, v [B,H,Lk,Dh] of one float dtype");
+    return NULL;
+  }
+  const gint64 B = q->shape[0], H = q->shape[1], Lq = q->shape[2];
+  const gint64 Lk = k->shape[2], Dh = q->shape[3];
+  if (scale <= 0)
+    scale = 1.0 / sqrt ((double) Dh);
+
+  const gint64 pshape[4] = { B, H, Lq, Lk };
+  g_autoptr (T2iTensor) P = t2i_tensor_new_on (q->device, q->dtype, 4, pshape);
+  T2iTensor *out = t2i_tensor_new_like (q);
+  if (!P || !out
+      || !T2I_BACKEND (q)->sdpa (q, k, v, causal, scale, P, out)) {
+    g_clear_pointer (&out, t2i_tensor_unref);
+    return NULL;
   }
 
   T2iTensor *in[3] = { q, k, v };

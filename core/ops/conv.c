@@ -36,13 +36,7 @@
 #include <string.h>
 
 /* the shape of the convolution in its conv frame (see above) */
-typedef struct
-{
-  gint64 n, ci, h, w;           /* conv input */
-  gint64 co, kh, kw;            /* weight [co, ci / g, kh, kw] */
-  gint64 ho, wo;                /* conv output */
-  gint64 sh, sw, ph, pw, dh, dw, g;
-} Geom;
+typedef T2iConvGeom Geom;
 
 static void
 geom_init (Geom * G, const gint64 * xs, gint64 co, gint64 kh, gint64 kw,
@@ -197,8 +191,8 @@ DEFINE_REF_KERNELS (double, f64)
 DEFINE_REF_KERNELS (float, f32)
 
 /* y[n, c, ...] += b[c] over @plane elements per channel */
-static void
-add_channel_bias (T2iTensor * y, const T2iTensor * b)
+gboolean
+t2i_cpu_channel_bias (T2iTensor * y, const T2iTensor * b)
 {
   const gint64 n = y->shape[0], c = y->shape[1], plane = y->numel / MAX (n * c,
       1);
@@ -223,6 +217,7 @@ add_channel_bias (T2iTensor * y, const T2iTensor * b)
           p[k] += bd[j];
       }
   }
+  return TRUE;
 }
 
 /* ---- oneDNN paths ---- */
@@ -711,18 +706,18 @@ deconv_use_bwd_data (void)
 /* ---- the three computations on raw tensors (no graph) ---- */
 
 /* y = conv (x, w) + b */
-static void
-compute_fwd (const Geom * G, T2iTensor * x, T2iTensor * w, T2iTensor * b,
-    T2iTensor * y)
+gboolean
+t2i_cpu_conv_fwd (const Geom * G, const T2iTensor * x, const T2iTensor * w,
+    const T2iTensor * b, T2iTensor * y)
 {
   if (y->numel == 0)
-    return;
+    return TRUE;
   if (x->dtype == T2I_F64) {
     ref_fwd_f64 (G, x->data, w->data, b ? b->data : NULL, y->data);
   } else if (G->n * G->ci == 0) {
     memset (y->data, 0, y->nbytes);
     if (b)
-      add_channel_bias (y, b);
+      t2i_cpu_channel_bias (y, b);
   } else {
     gpointer h[4] = { x->data, w->data, NULL, NULL };
     gint k = 2;
@@ -731,22 +726,23 @@ compute_fwd (const Geom * G, T2iTensor * x, T2iTensor * w, T2iTensor * b,
     h[k] = y->data;
     if (phases_conv (G, x->data, w->data, y->data)) {
       if (b)
-        add_channel_bias (y, b);
+        t2i_cpu_channel_bias (y, b);
     } else if (!run_prim (KIND_CONV_FWD, G, b != NULL, h)) {
       ref_fwd_f32 (G, x->data, w->data, b ? b->data : NULL, y->data);
     }
   }
+  return TRUE;
 }
 
 /* x = conv^T (y, w) + b (b per conv-input channel) */
-static void
-compute_bwd_data (const Geom * G, T2iTensor * y, T2iTensor * w, T2iTensor * b,
-    T2iTensor * x)
+gboolean
+t2i_cpu_conv_bwd_data (const Geom * G, const T2iTensor * y,
+    const T2iTensor * w, const T2iTensor * b, T2iTensor * x)
 {
   gboolean bias_done = FALSE;
 
   if (x->numel == 0)
-    return;
+    return TRUE;
   if (y->dtype == T2I_F64) {
     ref_bwd_data_f64 (G, y->data, w->data, x->data);
   } else if (G->n * G->co == 0) {
@@ -770,16 +766,17 @@ compute_bwd_data (const Geom * G, T2iTensor * y, T2iTensor * w, T2iTensor * b,
       ref_bwd_data_f32 (G, y->data, w->data, x->data);
   }
   if (b && !bias_done)
-    add_channel_bias (x, b);
+    t2i_cpu_channel_bias (x, b);
+  return TRUE;
 }
 
 /* dw = conv_w^T (x, dy) */
-static void
-compute_bwd_weights (const Geom * G, T2iTensor * x, T2iTensor * dy,
-    T2iTensor * dw)
+gboolean
+t2i_cpu_conv_bwd_weights (const Geom * G, const T2iTensor * x,
+    const T2iTensor * dy, T2iTensor * dw)
 {
   if (dw->numel == 0)
-    return;
+    return TRUE;
   if (x->dtype == T2I_F64) {
     ref_bwd_weights_f64 (G, x->data, dy->data, dw->data);
   } else if (G->n * G->ho * G->wo == 0) {
@@ -789,6 +786,7 @@ compute_bwd_weights (const Geom * G, T2iTensor * x, T2iTensor * dy,
     if (!run_prim (KIND_CONV_BWD_WEIGHTS, G, FALSE, h))
       ref_bwd_weights_f32 (G, x->data, dy->data, dw->data);
   }
+  return TRUE;
 }
 
 /* ---- argument checks ---- */
@@ -832,7 +830,8 @@ check_4d (const char *op, const char *what, T2iTensor * t)
 static gboolean
 check_bias (const char *op, T2iTensor * b, T2iTensor * x, gint64 channels)
 {
-  if (b && (b->dtype != x->dtype || b->ndim != 1 || b->shape[0] != channels)) {
+  if (b && (b->dtype != x->dtype || b->ndim != 1 || b->shape[0] != channels
+          || b->device != x->device)) {
     g_autofree char *s = t2i_shape_to_string (b->ndim, b->shape);
     g_critical ("%s: bias must be %s [%" G_GINT64_FORMAT "], not %s %s", op,
         t2i_dtype_name (x->dtype), channels, t2i_dtype_name (b->dtype), s);
@@ -890,8 +889,8 @@ channel_sum_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 }
 
 /* g [N, C, H, W] -> [C], summed in double */
-static T2iTensor *
-channel_sum (T2iTensor * g)
+T2iTensor *
+t2i_cpu_channel_sum (const T2iTensor * g)
 {
   const gint64 n = g->shape[0], c = g->shape[1], plane = g->shape[2]
       * g->shape[3];
@@ -916,6 +915,13 @@ channel_sum (T2iTensor * g)
     }
     t2i_tensor_set (s, j, acc);
   }
+  return s;
+}
+
+static T2iTensor *
+channel_sum (T2iTensor * g)
+{
+  T2iTensor *s = T2I_BACKEND (g)->channel_sum (g);
   T2I_RECORD (s, "conv_bias_grad", channel_sum_backward, g);
   return s;
 }
@@ -930,9 +936,10 @@ channel_broadcast_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 static T2iTensor *
 channel_broadcast (T2iTensor * v, const gint64 * shape)
 {
-  T2iTensor *y = t2i_tensor_zeros (v->dtype, 4, shape);
+  T2iTensor *y = t2i_tensor_zeros_on (v->device, v->dtype, 4, shape);
 
-  add_channel_bias (y, v);
+  if (y && !T2I_BACKEND (v)->channel_bias (y, v))
+    g_clear_pointer (&y, t2i_tensor_unref);
   T2I_RECORD (y, "conv_bias_grad_backward", channel_broadcast_backward, v);
   return y;
 }
@@ -1007,8 +1014,10 @@ t2i_conv2d (T2iTensor * x, T2iTensor * w, T2iTensor * b,
     return NULL;
   }
 
-  y = t2i_tensor_new (x->dtype, 4, (gint64[]) { G.n, G.co, G.ho, G.wo });
-  compute_fwd (&G, x, w, b, y);
+  y = t2i_tensor_new_on (x->device, x->dtype, 4, (gint64[]) { G.n, G.co,
+          G.ho, G.wo });
+  if (y && !T2I_BACKEND (x)->conv_fwd (&G, x, w, b, y))
+    g_clear_pointer (&y, t2i_tensor_unref);
   node = T2I_RECORD (y, "conv2d", conv2d_backward, x, w, b);
   if (node)
     params_store (node, p);
@@ -1081,8 +1090,9 @@ t2i_conv_transpose2d (T2iTensor * x, T2iTensor * w, T2iTensor * b,
   /* conv frame: conv input = our output, conv output = our input */
   geom_init (&G, ys, w->shape[0], w->shape[2], w->shape[3], p);
   g_assert (G.ho == x->shape[2] && G.wo == x->shape[3]);
-  y = t2i_tensor_new (x->dtype, 4, ys);
-  compute_bwd_data (&G, x, w, b, y);
+  y = t2i_tensor_new_on (x->device, x->dtype, 4, ys);
+  if (y && !T2I_BACKEND (x)->conv_bwd_data (&G, x, w, b, y))
+    g_clear_pointer (&y, t2i_tensor_unref);
   node = T2I_RECORD (y, "conv_transpose2d", conv_transpose2d_backward, x, w,
       b);
   if (node)
@@ -1150,8 +1160,9 @@ t2i_conv2d_weight_grad (T2iTensor * x, T2iTensor * grad_y,
     return NULL;
   }
 
-  dw = t2i_tensor_new (x->dtype, 4, w_shape);
-  compute_bwd_weights (&G, x, grad_y, dw);
+  dw = t2i_tensor_new_on (x->device, x->dtype, 4, w_shape);
+  if (dw && !T2I_BACKEND (x)->conv_bwd_weights (&G, x, grad_y, dw))
+    g_clear_pointer (&dw, t2i_tensor_unref);
   node = T2I_RECORD (dw, "conv2d_weight_grad", weight_grad_backward, x,
       grad_y);
   if (node)

@@ -11,7 +11,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "ops-internal.h"
-#include "../tensor/tensor-private.h"
 
 #include <math.h>
 
@@ -132,28 +131,21 @@ DEF_BIN (max_f64, double, (x >= y || isnan (x)) ? x : y)
 DEF_BIN (maxw_f32, float, x > y ? 1.0f : (x == y ? 0.5f : 0.0f))
 DEF_BIN (maxw_f64, double, x > y ? 1.0 : (x == y ? 0.5 : 0.0))
 
-typedef enum
-{
-  BIN_ADD,
-  BIN_SUB,
-  BIN_MUL,
-  BIN_DIV,
-  BIN_MAX,
-  BIN_MAXW,
-} BinOp;
-
 static const BinKernel bin_kernels[][2] = {
-  [BIN_ADD] = {add_f32, add_f64},
-  [BIN_SUB] = {sub_f32, sub_f64},
-  [BIN_MUL] = {mul_f32, mul_f64},
-  [BIN_DIV] = {div_f32, div_f64},
-  [BIN_MAX] = {max_f32, max_f64},
-  [BIN_MAXW] = {maxw_f32, maxw_f64},
+  [T2I_BIN_ADD] = {add_f32, add_f64},
+  [T2I_BIN_SUB] = {sub_f32, sub_f64},
+  [T2I_BIN_MUL] = {mul_f32, mul_f64},
+  [T2I_BIN_DIV] = {div_f32, div_f64},
+  [T2I_BIN_MAX] = {max_f32, max_f64},
+  [T2I_BIN_MAXW] = {maxw_f32, maxw_f64},
 };
 
-/* Computes a (op) b with broadcasting; no graph.  Arguments checked. */
-static T2iTensor *
-binary_compute (BinOp op, const T2iTensor * a, const T2iTensor * b)
+G_STATIC_ASSERT (G_N_ELEMENTS (bin_kernels) == T2I_BIN_COUNT);
+
+/* The CPU table's binary entry: a (op) b with broadcasting; no graph.
+ * Arguments checked. */
+T2iTensor *
+t2i_cpu_binary (T2iBinaryOp op, const T2iTensor * a, const T2iTensor * b)
 {
   gint nd;
   gint64 shape[T2I_MAX_DIMS];
@@ -287,25 +279,25 @@ maximum_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   T2iTensor *a = node->inputs[0], *b = node->inputs[1];
   /* constant weights: 1 where a wins, 1/2 on ties (as PyTorch) */
-  g_autoptr (T2iTensor) wa = binary_compute (BIN_MAXW, a, b);
+  g_autoptr (T2iTensor) wa = T2I_BACKEND (a)->binary (T2I_BIN_MAXW, a, b);
   if (node->needs_grad[0]) {
     g_autoptr (T2iTensor) t = t2i_mul (g, wa);
     gin[0] = t2i_sum_to_shape (t, a->ndim, a->shape);
   }
   if (node->needs_grad[1]) {
-    g_autoptr (T2iTensor) wb = binary_compute (BIN_MAXW, b, a);
+    g_autoptr (T2iTensor) wb = T2I_BACKEND (a)->binary (T2I_BIN_MAXW, b, a);
     g_autoptr (T2iTensor) t = t2i_mul (g, wb);
     gin[1] = t2i_sum_to_shape (t, b->ndim, b->shape);
   }
 }
 
 static T2iTensor *
-binary_op (BinOp op, const char *name, T2iBackwardFn bw, T2iTensor * a,
+binary_op (T2iBinaryOp op, const char *name, T2iBackwardFn bw, T2iTensor * a,
     T2iTensor * b)
 {
-  T2iTensor *out = binary_compute (op, a, b);
+  T2iTensor *out = T2I_BACKEND (a)->binary (op, a, b);
   T2iNode *node = T2I_RECORD (out, name, bw, a, b);
-  if (node && op == BIN_DIV)
+  if (node && op == T2I_BIN_DIV)
     t2i_ops_save_output (node, 0, out);
   return out;
 }
@@ -317,11 +309,9 @@ binary_op (BinOp op, const char *name, T2iBackwardFn bw, T2iTensor * a,
 T2iTensor *
 t2i_add (T2iTensor * a, T2iTensor * b)
 {
-  if (a && a->device == T2I_DEVICE_CUDA)
-    return t2i_cuda_op_add (a, b);
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
-  return binary_op (BIN_ADD, "add", add_backward, a, b);
+  return binary_op (T2I_BIN_ADD, "add", add_backward, a, b);
 }
 
 /**
@@ -333,7 +323,7 @@ t2i_sub (T2iTensor * a, T2iTensor * b)
 {
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
-  return binary_op (BIN_SUB, "sub", sub_backward, a, b);
+  return binary_op (T2I_BIN_SUB, "sub", sub_backward, a, b);
 }
 
 /**
@@ -343,11 +333,9 @@ t2i_sub (T2iTensor * a, T2iTensor * b)
 T2iTensor *
 t2i_mul (T2iTensor * a, T2iTensor * b)
 {
-  if (a && a->device == T2I_DEVICE_CUDA)
-    return t2i_cuda_op_mul (a, b);
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
-  return binary_op (BIN_MUL, "mul", mul_backward, a, b);
+  return binary_op (T2I_BIN_MUL, "mul", mul_backward, a, b);
 }
 
 /**
@@ -359,7 +347,7 @@ t2i_div (T2iTensor * a, T2iTensor * b)
 {
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
-  return binary_op (BIN_DIV, "div", div_backward, a, b);
+  return binary_op (T2I_BIN_DIV, "div", div_backward, a, b);
 }
 
 /**
@@ -372,7 +360,7 @@ t2i_maximum (T2iTensor * a, T2iTensor * b)
 {
   T2I_CHECK_FLOAT (a, NULL);
   T2I_CHECK_SAME_DTYPE (a, b, NULL);
-  return binary_op (BIN_MAX, "maximum", maximum_backward, a, b);
+  return binary_op (T2I_BIN_MAX, "maximum", maximum_backward, a, b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -412,8 +400,69 @@ DEF_MAP (clamp_f64, double, x < p0 ? p0 : (x > p1 ? p1 : x))
 /* 1 inside [p0, p1], 0 outside: the clamp gradient mask */
 DEF_MAP (inside_f32, float, (x >= p0 && x <= p1) ? 1.0f : 0.0f)
 DEF_MAP (inside_f64, double, (x >= p0 && x <= p1) ? 1.0 : 0.0)
+/* 1 above p[0] (compared in double, as l2_normalize's backward compares
+ * its saved norms with eps), 0 elsewhere */
+DEF_MAP (gt_f32, float, (double) x > p[0] ? 1.0f : 0.0f)
+DEF_MAP (gt_f64, double, x > p[0] ? 1.0 : 0.0)
 
-#define MAP(x, NAME, p) t2i_ops_map ((x), NAME##_f32, NAME##_f64, (p))
+/* the CPU loops of the unary entry, by op */
+static const T2iMapFn unary_fns[][2] = {
+  [T2I_UN_NEG] = {neg_f32, neg_f64},
+  [T2I_UN_EXP] = {exp_f32, exp_f64},
+  [T2I_UN_LOG] = {log_f32, log_f64},
+  [T2I_UN_SQRT] = {sqrt_f32, sqrt_f64},
+  [T2I_UN_RSQRT] = {rsqrt_f32, rsqrt_f64},
+  [T2I_UN_ABS] = {abs_f32, abs_f64},
+  [T2I_UN_SIGN] = {sign_f32, sign_f64},
+  [T2I_UN_SQUARE] = {square_f32, square_f64},
+  [T2I_UN_ADDS] = {adds_f32, adds_f64},
+  [T2I_UN_MULS] = {muls_f32, muls_f64},
+  [T2I_UN_POW] = {pow_f32, pow_f64},
+  [T2I_UN_CUBE] = {cube_f32, cube_f64},
+  [T2I_UN_RECIP] = {recip_f32, recip_f64},
+  [T2I_UN_RECIP2] = {recip2_f32, recip2_f64},
+  [T2I_UN_CLAMP] = {clamp_f32, clamp_f64},
+  [T2I_UN_INSIDE] = {inside_f32, inside_f64},
+  [T2I_UN_GT] = {gt_f32, gt_f64},
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (unary_fns) == T2I_UN_COUNT);
+
+/* The CPU table's unary entry.  T2I_UN_POW takes exact dedicated loops
+ * for the common exponents (0 aside: 1, 2, 3, 0.5, -0.5, -1, -2). */
+T2iTensor *
+t2i_cpu_unary (T2iUnaryOp op, const T2iTensor * x, const double *p)
+{
+  T2iMapFn f32 = unary_fns[op][0], f64 = unary_fns[op][1];
+  if (op == T2I_UN_POW) {
+    const double e = p[0];
+    if (e == 1.0) {
+      f32 = muls_f32;
+      f64 = muls_f64;
+    } else if (e == 2.0) {
+      f32 = square_f32;
+      f64 = square_f64;
+    } else if (e == 3.0) {
+      f32 = cube_f32;
+      f64 = cube_f64;
+    } else if (e == 0.5) {
+      f32 = sqrt_f32;
+      f64 = sqrt_f64;
+    } else if (e == -0.5) {
+      f32 = rsqrt_f32;
+      f64 = rsqrt_f64;
+    } else if (e == -1.0) {
+      f32 = recip_f32;
+      f64 = recip_f64;
+    } else if (e == -2.0) {
+      f32 = recip2_f32;
+      f64 = recip2_f64;
+    }
+  }
+  return t2i_ops_map (x, f32, f64, p);
+}
+
+#define MAP(x, OP, p) (T2I_BACKEND (x)->unary ((OP), (x), (p)))
 
 static void
 neg_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
@@ -456,7 +505,7 @@ rsqrt_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 static void
 abs_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
-  g_autoptr (T2iTensor) s = MAP (node->inputs[0], sign, NULL);
+  g_autoptr (T2iTensor) s = MAP (node->inputs[0], T2I_UN_SIGN, NULL);
   gin[0] = t2i_mul (g, s);
 }
 
@@ -501,17 +550,17 @@ static void
 clamp_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   double lim[2] = { node->f[0], node->f[1] };
-  g_autoptr (T2iTensor) m = MAP (node->inputs[0], inside, lim);
+  g_autoptr (T2iTensor) m = MAP (node->inputs[0], T2I_UN_INSIDE, lim);
   gin[0] = t2i_mul (g, m);
 }
 
-/* computes y = map(a), records node @name with @bw; saves y when @save */
+/* computes y = op(a), records node @name with @bw; saves y when @save */
 static T2iTensor *
-unary_op (T2iTensor * a, T2iMapFn f32, T2iMapFn f64, const double *p,
-    const char *name, T2iBackwardFn bw, gboolean save)
+unary_op (T2iTensor * a, T2iUnaryOp op, const double *p, const char *name,
+    T2iBackwardFn bw, gboolean save)
 {
   T2I_CHECK_FLOAT (a, NULL);
-  T2iTensor *out = t2i_ops_map (a, f32, f64, p);
+  T2iTensor *out = T2I_BACKEND (a)->unary (op, a, p);
   T2iNode *node = T2I_RECORD (out, name, bw, a);
   if (node) {
     if (p) {
@@ -524,56 +573,53 @@ unary_op (T2iTensor * a, T2iMapFn f32, T2iMapFn f64, const double *p,
   return out;
 }
 
-#define UNARY(a, NAME, p, bw, save) \
-  unary_op ((a), NAME##_f32, NAME##_f64, (p), #NAME, (bw), (save))
-
 /** t2i_neg: -a */
 T2iTensor *
 t2i_neg (T2iTensor * a)
 {
-  return UNARY (a, neg, NULL, neg_backward, FALSE);
+  return unary_op (a, T2I_UN_NEG, NULL, "neg", neg_backward, FALSE);
 }
 
 /** t2i_exp: e^a */
 T2iTensor *
 t2i_exp (T2iTensor * a)
 {
-  return UNARY (a, exp, NULL, exp_backward, TRUE);
+  return unary_op (a, T2I_UN_EXP, NULL, "exp", exp_backward, TRUE);
 }
 
 /** t2i_log: natural logarithm */
 T2iTensor *
 t2i_log (T2iTensor * a)
 {
-  return UNARY (a, log, NULL, log_backward, FALSE);
+  return unary_op (a, T2I_UN_LOG, NULL, "log", log_backward, FALSE);
 }
 
 /** t2i_sqrt: square root */
 T2iTensor *
 t2i_sqrt (T2iTensor * a)
 {
-  return UNARY (a, sqrt, NULL, sqrt_backward, TRUE);
+  return unary_op (a, T2I_UN_SQRT, NULL, "sqrt", sqrt_backward, TRUE);
 }
 
 /** t2i_rsqrt: 1 / sqrt(a) */
 T2iTensor *
 t2i_rsqrt (T2iTensor * a)
 {
-  return UNARY (a, rsqrt, NULL, rsqrt_backward, FALSE);
+  return unary_op (a, T2I_UN_RSQRT, NULL, "rsqrt", rsqrt_backward, FALSE);
 }
 
 /** t2i_abs: |a|; the gradient at 0 is 0 */
 T2iTensor *
 t2i_abs (T2iTensor * a)
 {
-  return UNARY (a, abs, NULL, abs_backward, FALSE);
+  return unary_op (a, T2I_UN_ABS, NULL, "abs", abs_backward, FALSE);
 }
 
 /** t2i_square: a * a */
 T2iTensor *
 t2i_square (T2iTensor * a)
 {
-  return UNARY (a, square, NULL, square_backward, FALSE);
+  return unary_op (a, T2I_UN_SQUARE, NULL, "square", square_backward, FALSE);
 }
 
 /** t2i_add_scalar: a + s */
@@ -581,7 +627,7 @@ T2iTensor *
 t2i_add_scalar (T2iTensor * a, double s)
 {
   double p[2] = { s, 0 };
-  return unary_op (a, adds_f32, adds_f64, p, "add_scalar",
+  return unary_op (a, T2I_UN_ADDS, p, "add_scalar",
       add_scalar_backward, FALSE);
 }
 
@@ -590,7 +636,7 @@ T2iTensor *
 t2i_mul_scalar (T2iTensor * a, double s)
 {
   double p[2] = { s, 0 };
-  return unary_op (a, muls_f32, muls_f64, p, "mul_scalar",
+  return unary_op (a, T2I_UN_MULS, p, "mul_scalar",
       mul_scalar_backward, FALSE);
 }
 
@@ -604,30 +650,7 @@ t2i_pow_scalar (T2iTensor * a, double p)
 {
   T2I_CHECK_FLOAT (a, NULL);
   double prm[2] = { p, 0 };
-  T2iMapFn f32 = pow_f32, f64 = pow_f64;
-  if (p == 1.0) {
-    f32 = muls_f32;
-    f64 = muls_f64;
-  } else if (p == 2.0) {
-    f32 = square_f32;
-    f64 = square_f64;
-  } else if (p == 3.0) {
-    f32 = cube_f32;
-    f64 = cube_f64;
-  } else if (p == 0.5) {
-    f32 = sqrt_f32;
-    f64 = sqrt_f64;
-  } else if (p == -0.5) {
-    f32 = rsqrt_f32;
-    f64 = rsqrt_f64;
-  } else if (p == -1.0) {
-    f32 = recip_f32;
-    f64 = recip_f64;
-  } else if (p == -2.0) {
-    f32 = recip2_f32;
-    f64 = recip2_f64;
-  }
-  T2iTensor *out = t2i_ops_map (a, f32, f64, prm);
+  T2iTensor *out = T2I_BACKEND (a)->unary (T2I_UN_POW, a, prm);
   T2iNode *node = T2I_RECORD (out, "pow_scalar", pow_scalar_backward, a);
   if (node)
     node->f[0] = p;
@@ -642,7 +665,7 @@ T2iTensor *
 t2i_clamp (T2iTensor * a, double lo, double hi)
 {
   double p[2] = { lo, hi };
-  return unary_op (a, clamp_f32, clamp_f64, p, "clamp", clamp_backward,
+  return unary_op (a, T2I_UN_CLAMP, p, "clamp", clamp_backward,
       FALSE);
 }
 
@@ -713,7 +736,7 @@ t2i_sum_to_shape (T2iTensor * g, gint ndim, const gint64 * shape)
     gint i = ndim - g->ndim + d;
     kshape[d] = i >= 0 ? shape[i] : 1;
   }
-  T2iTensor *out = t2i_ops_sum_reduce (g, kshape, ndim, shape);
+  T2iTensor *out = T2I_BACKEND (g)->sum_reduce (g, kshape, ndim, shape, 1.0);
   T2I_RECORD (out, "sum_to_shape", sum_to_shape_backward, g);
   return out;
 }
@@ -744,11 +767,11 @@ t2i_expand (T2iTensor * a, gint ndim, const gint64 * shape)
   if (ndim == a->ndim && t2i_shape_numel (ndim, shape) == a->numel)
     return identity_with_node (a, "expand", expand_backward);
 
-  T2iTensor *out = t2i_tensor_new (a->dtype, ndim, shape);
+  T2iTensor *out = t2i_ops_new_shape (a, ndim, shape);
   gint64 st[T2I_MAX_DIMS];
   t2i_broadcast_strides (a->ndim, a->shape, ndim, shape, st);
-  t2i_ops_strided_copy (out->data, a->data, t2i_dtype_size (a->dtype), ndim,
-      shape, st);
+  if (out && !T2I_BACKEND (a)->strided_copy (out, a, ndim, shape, st))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2I_RECORD (out, "expand", expand_backward, a);
   return out;
 }

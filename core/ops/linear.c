@@ -17,7 +17,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/ops.h"
-#include "../tensor/tensor-private.h"
+#include "../backend/backend.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
@@ -105,6 +105,99 @@ gemm_batched (T2iDType dtype, gboolean ta, gboolean tb, gint64 M, gint64 N,
   }
 }
 
+/* The CPU table's matmul entry: op(a) @ op(b) into @out, whose shape is
+ * the broadcast batch dims and [M, N] */
+gboolean
+t2i_cpu_matmul (const T2iTensor * a, const T2iTensor * b, gboolean ta,
+    gboolean tb, T2iTensor * out)
+{
+  const gint64 M = a->shape[a->ndim - (ta ? 1 : 2)];
+  const gint64 K = a->shape[a->ndim - (ta ? 2 : 1)];
+  const gint64 N = b->shape[b->ndim - (tb ? 2 : 1)];
+  const gint bd = out->ndim - 2;
+  const gint64 *out_shape = out->shape;
+  gint64 nb = 1;
+  for (gint i = 0; i < bd; i++)
+    nb *= out_shape[i];
+
+  if (b->ndim == 2 && !ta) {
+    /* fold a's batch dims into the rows: one gemm */
+    gint64 zero = 0;
+    gemm_batched (a->dtype, FALSE, tb, M * nb, N, K, a->data, &zero, b->data,
+        &zero, out->data, 1);
+  } else {
+    gint64 *a_off = g_new (gint64, nb), *b_off = g_new (gint64, nb);
+    gint64 sa[T2I_MAX_DIMS], sb[T2I_MAX_DIMS], idx[T2I_MAX_DIMS] = { 0 };
+    gint64 acc_a = M * K, acc_b = K * N;
+    for (gint i = bd - 1; i >= 0; i--) {
+      gint ia = i - (bd - (a->ndim - 2)), ib = i - (bd - (b->ndim - 2));
+      gint64 da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+      sa[i] = da == 1 ? 0 : acc_a;
+      sb[i] = db == 1 ? 0 : acc_b;
+      acc_a *= da;
+      acc_b *= db;
+    }
+    for (gint64 n = 0; n < nb; n++) {
+      gint64 oa = 0, ob = 0;
+      for (gint i = 0; i < bd; i++) {
+        oa += idx[i] * sa[i];
+        ob += idx[i] * sb[i];
+      }
+      a_off[n] = oa;
+      b_off[n] = ob;
+      for (gint i = bd - 1; i >= 0; i--) {
+        if (++idx[i] < out_shape[i])
+          break;
+        idx[i] = 0;
+      }
+    }
+    gemm_batched (a->dtype, ta, tb, M, N, K, a->data, a_off, b->data, b_off,
+        out->data, nb);
+    g_free (a_off);
+    g_free (b_off);
+  }
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_mm (const T2iTensor * a, const T2iTensor * b, gboolean ta,
+    gboolean tb, gint64 M, gint64 N, gint64 K, T2iTensor * out)
+{
+  gint64 zero = 0;
+  gemm_batched (a->dtype, ta, tb, M, N, K, a->data, &zero, b->data, &zero,
+      out->data, 1);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_linear (const T2iTensor * x, const T2iTensor * w, const T2iTensor * b,
+    T2iTensor * y)
+{
+  const gint64 out_f = w->shape[0], in = w->shape[1];
+  const gint64 rows = in ? x->numel / in : 0;
+  if (x->dtype == T2I_F32) {
+    float *yd = y->data;
+    if (b) {
+      const float *bd = b->data;
+#pragma omp parallel for if (rows * out_f > 65536)
+      for (gint64 r = 0; r < rows; r++)
+        memcpy (yd + r * out_f, bd, sizeof (float) * out_f);
+    }
+    gemm_f32 (FALSE, TRUE, rows, out_f, in, x->data, w->data, b ? 1.0f : 0.0f,
+        yd);
+  } else {
+    double *yd = y->data;
+    gemm_f64 (FALSE, TRUE, rows, out_f, in, x->data, w->data, yd);
+    if (b) {
+      const double *bd = b->data;
+      for (gint64 r = 0; r < rows; r++)
+        for (gint64 o = 0; o < out_f; o++)
+          yd[r * out_f + o] += bd[o];
+    }
+  }
+  return TRUE;
+}
+
 static gboolean
 check_float_pair (const char *op, T2iTensor * a, T2iTensor * b)
 {
@@ -115,6 +208,11 @@ check_float_pair (const char *op, T2iTensor * a, T2iTensor * b)
   if ((a->dtype != T2I_F32 && a->dtype != T2I_F64) || a->dtype != b->dtype) {
     g_critical ("t2i_%s: inputs must both be f32 or both f64 (got %s, %s)",
         op, t2i_dtype_name (a->dtype), t2i_dtype_name (b->dtype));
+    return FALSE;
+  }
+  if (a->device != b->device) {
+    g_critical ("t2i_%s: inputs on different devices (%s and %s)", op,
+        t2i_device_name (a->device), t2i_device_name (b->device));
     return FALSE;
   }
   return TRUE;
@@ -166,7 +264,7 @@ matmul_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 static T2iTensor *
 matmul_ex (T2iTensor * a, T2iTensor * b, gboolean ta, gboolean tb)
 {
-  gint64 M, K, N, Kb, nb = 1;
+  gint64 M, K, N, Kb;
   gint64 out_shape[T2I_MAX_DIMS];
   gint bd, out_ndim;
   T2iTensor *out;
@@ -202,48 +300,14 @@ matmul_ex (T2iTensor * a, T2iTensor * b, gboolean ta, gboolean tb)
       return NULL;
     }
     out_shape[i] = da == 1 ? db : da;
-    nb *= out_shape[i];
   }
   out_shape[bd] = M;
   out_shape[bd + 1] = N;
-  out = t2i_tensor_new (a->dtype, out_ndim, out_shape);
-
-  if (b->ndim == 2 && !ta) {
-    /* fold a's batch dims into the rows: one gemm */
-    gint64 zero = 0;
-    gemm_batched (a->dtype, FALSE, tb, M * nb, N, K, a->data, &zero, b->data,
-        &zero, out->data, 1);
-  } else {
-    gint64 *a_off = g_new (gint64, nb), *b_off = g_new (gint64, nb);
-    gint64 sa[T2I_MAX_DIMS], sb[T2I_MAX_DIMS], idx[T2I_MAX_DIMS] = { 0 };
-    gint64 acc_a = M * K, acc_b = K * N;
-    for (gint i = bd - 1; i >= 0; i--) {
-      gint ia = i - (bd - (a->ndim - 2)), ib = i - (bd - (b->ndim - 2));
-      gint64 da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
-      sa[i] = da == 1 ? 0 : acc_a;
-      sb[i] = db == 1 ? 0 : acc_b;
-      acc_a *= da;
-      acc_b *= db;
-    }
-    for (gint64 n = 0; n < nb; n++) {
-      gint64 oa = 0, ob = 0;
-      for (gint i = 0; i < bd; i++) {
-        oa += idx[i] * sa[i];
-        ob += idx[i] * sb[i];
-      }
-      a_off[n] = oa;
-      b_off[n] = ob;
-      for (gint i = bd - 1; i >= 0; i--) {
-        if (++idx[i] < out_shape[i])
-          break;
-        idx[i] = 0;
-      }
-    }
-    gemm_batched (a->dtype, ta, tb, M, N, K, a->data, a_off, b->data, b_off,
-        out->data, nb);
-    g_free (a_off);
-    g_free (b_off);
-  }
+  out = t2i_tensor_new_on (a->device, a->dtype, out_ndim, out_shape);
+  if (out && !T2I_BACKEND (a)->matmul (a, b, ta, tb, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
+  if (!out)
+    return NULL;
 
   if (t2i_any_requires_grad (2, (T2iTensor *[]) { a, b })) {
     T2iNode *node = t2i_node_new ("matmul", matmul_backward, 2,
@@ -268,8 +332,6 @@ matmul_ex (T2iTensor * a, T2iTensor * b, gboolean ta, gboolean tb)
 T2iTensor *
 t2i_matmul (T2iTensor * a, T2iTensor * b)
 {
-  if (a && a->device == T2I_DEVICE_CUDA)
-    return t2i_cuda_op_matmul (a, b);
   return matmul_ex (a, b, FALSE, FALSE);
 }
 
@@ -293,7 +355,7 @@ static T2iTensor *
 mm_flat (T2iTensor * a, T2iTensor * b, gboolean ta, gboolean tb,
     gint out_ndim, const gint64 * out_shape)
 {
-  gint64 la, lb, M, K, Kb, N, zero = 0;
+  gint64 la, lb, M, K, Kb, N;
   T2iTensor *out;
 
   if (!check_float_pair ("linear", a, b))
@@ -309,9 +371,11 @@ mm_flat (T2iTensor * a, T2iTensor * b, gboolean ta, gboolean tb,
     g_critical ("t2i mm_flat: shapes do not agree");
     return NULL;
   }
-  out = t2i_tensor_new (a->dtype, out_ndim, out_shape);
-  gemm_batched (a->dtype, ta, tb, M, N, K, a->data, &zero, b->data, &zero,
-      out->data, 1);
+  out = t2i_tensor_new_on (a->device, a->dtype, out_ndim, out_shape);
+  if (out && !T2I_BACKEND (a)->mm (a, b, ta, tb, M, N, K, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
+  if (!out)
+    return NULL;
   if (t2i_any_requires_grad (2, (T2iTensor *[]) { a, b })) {
     T2iNode *node = t2i_node_new ("mm", mm_flat_backward, 2,
         (T2iTensor *[]) { a, b });
@@ -355,7 +419,7 @@ linear_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 T2iTensor *
 t2i_linear (T2iTensor * x, T2iTensor * w, T2iTensor * b)
 {
-  gint64 in, out_f, rows;
+  gint64 out_f;
   gint64 shape[T2I_MAX_DIMS];
   T2iTensor *y;
 
@@ -373,32 +437,18 @@ t2i_linear (T2iTensor * x, T2iTensor * w, T2iTensor * b)
         t2i_dtype_name (x->dtype), out_f);
     return NULL;
   }
-  in = w->shape[1];
-  rows = in ? x->numel / in : 0;
   memcpy (shape, x->shape, sizeof (gint64) * x->ndim);
   shape[x->ndim - 1] = out_f;
-  y = t2i_tensor_new (x->dtype, x->ndim, shape);
-
-  if (x->dtype == T2I_F32) {
-    float *yd = y->data;
-    if (b) {
-      const float *bd = b->data;
-#pragma omp parallel for if (rows * out_f > 65536)
-      for (gint64 r = 0; r < rows; r++)
-        memcpy (yd + r * out_f, bd, sizeof (float) * out_f);
-    }
-    gemm_f32 (FALSE, TRUE, rows, out_f, in, x->data, w->data, b ? 1.0f : 0.0f,
-        yd);
-  } else {
-    double *yd = y->data;
-    gemm_f64 (FALSE, TRUE, rows, out_f, in, x->data, w->data, yd);
-    if (b) {
-      const double *bd = b->data;
-      for (gint64 r = 0; r < rows; r++)
-        for (gint64 o = 0; o < out_f; o++)
-          yd[r * out_f + o] += bd[o];
-    }
+  if (b && b->device != x->device) {
+    g_critical ("t2i_linear: bias on %s, x on %s",
+        t2i_device_name (b->device), t2i_device_name (x->device));
+    return NULL;
   }
+  y = t2i_tensor_new_on (x->device, x->dtype, x->ndim, shape);
+  if (y && !T2I_BACKEND (x)->linear (x, w, b, y))
+    g_clear_pointer (&y, t2i_tensor_unref);
+  if (!y)
+    return NULL;
 
   if (t2i_any_requires_grad (3, (T2iTensor *[]) { x, w, b })) {
     T2iNode *node = t2i_node_new ("linear", linear_backward, 3,

@@ -21,8 +21,8 @@ scalar_of (const T2iTensor * g)
 /* ------------------------------------------------------------------ */
 
 /* one-hot [N, C] of @labels in @dtype (a constant) */
-static T2iTensor *
-one_hot (T2iTensor * labels, T2iDType dtype, gint64 c)
+T2iTensor *
+t2i_cpu_one_hot (const T2iTensor * labels, T2iDType dtype, gint64 c)
 {
   gint64 n = labels->shape[0];
   T2iTensor *oh = t2i_tensor_zeros (dtype, 2, (gint64[]) { n, c });
@@ -72,6 +72,24 @@ ce_total (const T2iTensor * x, const gint32 * lb)
   return total;
 }
 
+T2iTensor *
+t2i_cpu_cross_entropy (const T2iTensor * logits, const T2iTensor * labels)
+{
+  gint64 N = logits->shape[0];
+  double total = ce_total (logits, labels->data);
+  return t2i_tensor_scalar (logits->dtype, N ? total / N : 0.0);
+}
+
+T2iTensor *
+t2i_cpu_cross_entropy_bw (const T2iTensor * x, const T2iTensor * labels,
+    const T2iTensor * g)
+{
+  double s = scalar_of (g) / (double) x->shape[0];
+  T2iTensor *gx = t2i_tensor_new_like (x);
+  ce_grad (x, labels->data, gx, s);
+  return gx;
+}
+
 static void
 cross_entropy_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
@@ -79,14 +97,12 @@ cross_entropy_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   gint64 N = x->shape[0], C = x->shape[1];
 
   if (!t2i_grad_enabled ()) {
-    double s = scalar_of (g) / (double) N;
-    gin[0] = t2i_tensor_new_like (x);
-    ce_grad (x, labels->data, gin[0], s);
+    gin[0] = T2I_BACKEND (x)->cross_entropy_bw (x, labels, g);
     return;
   }
   /* (softmax(x) - onehot) * g / N */
   g_autoptr (T2iTensor) p = t2i_softmax (x, 1);
-  g_autoptr (T2iTensor) oh = one_hot (labels, x->dtype, C);
+  g_autoptr (T2iTensor) oh = T2I_BACKEND (x)->one_hot (labels, x->dtype, C);
   g_autoptr (T2iTensor) d = t2i_sub (p, oh);
   g_autoptr (T2iTensor) gs = t2i_mul_scalar (g, 1.0 / (double) N);
   gin[0] = t2i_mul (d, gs);
@@ -112,17 +128,16 @@ t2i_cross_entropy (T2iTensor * logits, T2iTensor * labels)
         "%s and %s", sx, sl);
     return NULL;
   }
-  gint64 N = logits->shape[0], C = logits->shape[1];
-  const gint32 *lb = labels->data;
-  for (gint64 i = 0; i < N; i++)
-    if (lb[i] < 0 || lb[i] >= C) {
-      g_critical ("t2i_cross_entropy: label %d out of range [0, %"
-          G_GINT64_FORMAT ")", lb[i], C);
-      return NULL;
-    }
+  T2I_CHECK_SAME_DEVICE (logits, labels, NULL);
+  gint64 C = logits->shape[1], bad_pos;
+  gint32 bad;
+  if (!T2I_BACKEND (logits)->index_check (labels, C, &bad_pos, &bad)) {
+    g_critical ("t2i_cross_entropy: label %d out of range [0, %"
+        G_GINT64_FORMAT ")", bad, C);
+    return NULL;
+  }
 
-  double total = ce_total (logits, lb);
-  T2iTensor *out = t2i_tensor_scalar (logits->dtype, N ? total / N : 0.0);
+  T2iTensor *out = T2I_BACKEND (logits)->cross_entropy (logits, labels);
   T2iNode *node = T2I_RECORD (out, "cross_entropy", cross_entropy_backward,
       logits);
   if (node)
@@ -154,6 +169,18 @@ NAME (const void *xv, const void *tv, void *ov, gint64 n, const double *p)  \
 DEF_BCE_GX (bce_gx_f32, float, expf, fabsf)
 DEF_BCE_GX (bce_gx_f64, double, exp, fabs)
 
+/* the fused gradients: (sigmoid(x) - t) g / n for x, -x g / n for t */
+T2iTensor *
+t2i_cpu_bce_bw (const T2iTensor * x, const T2iTensor * t, const T2iTensor * g,
+    gboolean target)
+{
+  double s = scalar_of (g) / (double) x->numel;
+  if (target)
+    return t2i_mul_scalar ((T2iTensor *) x, -s);
+  double p[1] = { s };
+  return t2i_ops_zip (x, t, bce_gx_f32, bce_gx_f64, p);
+}
+
 static void
 bce_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
@@ -161,13 +188,10 @@ bce_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   double n = (double) x->numel;
 
   if (!t2i_grad_enabled ()) {
-    double s = scalar_of (g) / n;
-    if (node->needs_grad[0]) {
-      double p[1] = { s };
-      gin[0] = t2i_ops_zip (x, t, bce_gx_f32, bce_gx_f64, p);
-    }
+    if (node->needs_grad[0])
+      gin[0] = T2I_BACKEND (x)->bce_bw (x, t, g, FALSE);
     if (node->needs_grad[1])
-      gin[1] = t2i_mul_scalar (x, -s);
+      gin[1] = T2I_BACKEND (x)->bce_bw (x, t, g, TRUE);
     return;
   }
   g_autoptr (T2iTensor) gs = t2i_mul_scalar (g, 1.0 / n);
@@ -184,18 +208,9 @@ bce_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   }
 }
 
-/**
- * t2i_bce_with_logits:
- * Mean of max(x, 0) - x t + log1p(exp(-|x|)) over all elements; @targets
- * has the shape and dtype of @logits.
- */
 T2iTensor *
-t2i_bce_with_logits (T2iTensor * logits, T2iTensor * targets)
+t2i_cpu_bce (const T2iTensor * logits, const T2iTensor * targets)
 {
-  T2I_CHECK_FLOAT (logits, NULL);
-  T2I_CHECK_SAME_DTYPE (logits, targets, NULL);
-  T2I_CHECK_SAME_SHAPE (logits, targets, NULL);
-
   gint64 n = logits->numel;
   double total = 0;
   if (logits->dtype == T2I_F32) {
@@ -210,7 +225,22 @@ t2i_bce_with_logits (T2iTensor * logits, T2iTensor * targets)
     for (gint64 i = 0; i < n; i++)
       total += (x[i] > 0 ? x[i] : 0.0) - x[i] * t[i] + log1p (exp (-fabs (x[i])));
   }
-  T2iTensor *out = t2i_tensor_scalar (logits->dtype, n ? total / n : 0.0);
+  return t2i_tensor_scalar (logits->dtype, n ? total / n : 0.0);
+}
+
+/**
+ * t2i_bce_with_logits:
+ * Mean of max(x, 0) - x t + log1p(exp(-|x|)) over all elements; @targets
+ * has the shape and dtype of @logits.
+ */
+T2iTensor *
+t2i_bce_with_logits (T2iTensor * logits, T2iTensor * targets)
+{
+  T2I_CHECK_FLOAT (logits, NULL);
+  T2I_CHECK_SAME_DTYPE (logits, targets, NULL);
+  T2I_CHECK_SAME_SHAPE (logits, targets, NULL);
+
+  T2iTensor *out = T2I_BACKEND (logits)->bce (logits, targets);
   T2I_RECORD (out, "bce_with_logits", bce_backward, logits, targets);
   return out;
 }
@@ -218,6 +248,28 @@ t2i_bce_with_logits (T2iTensor * logits, T2iTensor * targets)
 /* ------------------------------------------------------------------ */
 /* l1, mse                                                             */
 /* ------------------------------------------------------------------ */
+
+/* sign(a - b), the constant weights of the l1 gradient */
+T2iTensor *
+t2i_cpu_sign_diff (const T2iTensor * a, const T2iTensor * b)
+{
+  T2iTensor *w = t2i_tensor_new_like (a);
+  gint64 n_ = a->numel;
+  if (a->dtype == T2I_F32) {
+    const float *x = a->data, *y = b->data;
+    float *o = w->data;
+#pragma omp parallel for simd if (n_ >= T2I_OPS_PARALLEL_THRESHOLD)
+    for (gint64 i = 0; i < n_; i++)
+      o[i] = (float) ((x[i] > y[i]) - (x[i] < y[i]));
+  } else {
+    const double *x = a->data, *y = b->data;
+    double *o = w->data;
+#pragma omp parallel for simd if (n_ >= T2I_OPS_PARALLEL_THRESHOLD)
+    for (gint64 i = 0; i < n_; i++)
+      o[i] = (double) ((x[i] > y[i]) - (x[i] < y[i]));
+  }
+  return w;
+}
 
 static void
 dist_loss_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
@@ -229,21 +281,7 @@ dist_loss_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   /* d/da = w * g / n with w = sign(a - b) (l1) or 2 (a - b) (mse) */
   g_autoptr (T2iTensor) w = NULL;
   if (l1) {
-    w = t2i_tensor_new_like (a);
-    gint64 n_ = a->numel;
-    if (a->dtype == T2I_F32) {
-      const float *x = a->data, *y = b->data;
-      float *o = w->data;
-#pragma omp parallel for simd if (n_ >= T2I_OPS_PARALLEL_THRESHOLD)
-      for (gint64 i = 0; i < n_; i++)
-        o[i] = (float) ((x[i] > y[i]) - (x[i] < y[i]));
-    } else {
-      const double *x = a->data, *y = b->data;
-      double *o = w->data;
-#pragma omp parallel for simd if (n_ >= T2I_OPS_PARALLEL_THRESHOLD)
-      for (gint64 i = 0; i < n_; i++)
-        o[i] = (double) ((x[i] > y[i]) - (x[i] < y[i]));
-    }
+    w = T2I_BACKEND (a)->sign_diff (a, b);
   } else {
     g_autoptr (T2iTensor) d = t2i_sub (a, b);
     w = t2i_mul_scalar (d, 2.0);
@@ -256,13 +294,9 @@ dist_loss_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
     gin[0] = g_steal_pointer (&ga);
 }
 
-static T2iTensor *
-dist_loss (T2iTensor * a, T2iTensor * b, gboolean l1)
+T2iTensor *
+t2i_cpu_dist_loss (const T2iTensor * a, const T2iTensor * b, gboolean l1)
 {
-  T2I_CHECK_FLOAT (a, NULL);
-  T2I_CHECK_SAME_DTYPE (a, b, NULL);
-  T2I_CHECK_SAME_SHAPE (a, b, NULL);
-
   gint64 n = a->numel;
   double total = 0;
   if (a->dtype == T2I_F32) {
@@ -288,7 +322,17 @@ dist_loss (T2iTensor * a, T2iTensor * b, gboolean l1)
         total += (x[i] - y[i]) * (x[i] - y[i]);
     }
   }
-  T2iTensor *out = t2i_tensor_scalar (a->dtype, n ? total / n : 0.0);
+  return t2i_tensor_scalar (a->dtype, n ? total / n : 0.0);
+}
+
+static T2iTensor *
+dist_loss (T2iTensor * a, T2iTensor * b, gboolean l1)
+{
+  T2I_CHECK_FLOAT (a, NULL);
+  T2I_CHECK_SAME_DTYPE (a, b, NULL);
+  T2I_CHECK_SAME_SHAPE (a, b, NULL);
+
+  T2iTensor *out = T2I_BACKEND (a)->dist_loss (a, b, l1);
   T2iNode *node = T2I_RECORD (out, l1 ? "l1_loss" : "mse_loss",
       dist_loss_backward, a, b);
   if (node)

@@ -2,14 +2,64 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "t2i/ops.h"
+#include "ops-internal.h"
 #include "t2i/rng.h"
+
+/* ---- device transfer as an op ---- */
+
+static void
+copy_to_device_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
+{
+  gin[0] = t2i_copy_to_device (g, node->inputs[0]->device);
+}
+
+/**
+ * t2i_copy_to_device:
+ * A copy of @a on @device that keeps the graph: its gradient is copied
+ * back to @a's device.  The way a host computation hands a tensor that
+ * needs a gradient to the device (and back).
+ */
+T2iTensor *
+t2i_copy_to_device (T2iTensor * a, T2iDevice device)
+{
+  g_return_val_if_fail (a != NULL, NULL);
+  if (a->device == device)
+    return t2i_tensor_ref (a);
+  GError *err = NULL;
+  T2iTensor *out = t2i_tensor_to_device (a, device, &err);
+  if (!out) {
+    g_critical ("t2i_copy_to_device: %s", err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  t2i_ops_record (out, "copy_to_device", copy_to_device_backward, 1, &a);
+  return out;
+}
 
 /* saved[0]: the scaled keep mask (0 or 1 / (1 - p)), dtype of x */
 static void
 dropout_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 {
   gin[0] = t2i_mul (g, node->saved[0]);
+}
+
+/* the scaled keep mask: 1 / (1 - p) with probability 1 - p, else 0 */
+gboolean
+t2i_cpu_dropout_mask (T2iTensor * mask, double p, T2iRng * rng)
+{
+  t2i_rng_fill_bernoulli (rng, mask, 1.0 - p);
+  const double inv = 1.0 / (1.0 - p);
+  if (mask->dtype == T2I_F32) {
+    float *m = mask->data;
+    const float s = (float) inv;
+    for (gint64 i = 0; i < mask->numel; i++)
+      m[i] *= s;
+  } else {
+    double *m = mask->data;
+    for (gint64 i = 0; i < mask->numel; i++)
+      m[i] *= inv;
+  }
+  return TRUE;
 }
 
 /**
@@ -44,38 +94,62 @@ t2i_dropout (T2iTensor * x, double p, gboolean training, struct _T2iRng *rng)
   } else {
     g_return_val_if_fail (rng != NULL, NULL);
     mask = t2i_tensor_new_like (x);
-    t2i_rng_fill_bernoulli (rng, mask, 1.0 - p);
-    const double inv = 1.0 / (1.0 - p);
-    if (x->dtype == T2I_F32) {
-      float *m = mask->data;
-      const float s = (float) inv;
-      for (gint64 i = 0; i < mask->numel; i++)
-        m[i] *= s;
-    } else {
-      double *m = mask->data;
-      for (gint64 i = 0; i < mask->numel; i++)
-        m[i] *= inv;
-    }
+    if (mask && !T2I_BACKEND (x)->dropout_mask (mask, p, rng))
+      g_clear_pointer (&mask, t2i_tensor_unref);
   }
-
-  T2iTensor *y = t2i_tensor_new_like (x);
-  if (x->dtype == T2I_F32) {
-    const float *a = x->data, *m = mask->data;
-    float *o = y->data;
-#pragma omp parallel for simd if (x->numel > 65536)
-    for (gint64 i = 0; i < x->numel; i++)
-      o[i] = a[i] * m[i];
-  } else {
-    const double *a = x->data, *m = mask->data;
-    double *o = y->data;
-    for (gint64 i = 0; i < x->numel; i++)
-      o[i] = a[i] * m[i];
-  }
+  if (!mask)
+    return NULL;
+  T2iTensor *y = T2I_BACKEND (x)->binary (T2I_BIN_MUL, x, mask);
+  if (!y)
+    return NULL;
   if (!t2i_any_requires_grad (1, &x))
     return y;
   T2iNode *node = t2i_node_new ("dropout", dropout_backward, 1, &x);
   t2i_node_save (node, 0, mask);
   return t2i_node_attach (node, y);
+}
+
+/* the CPU table's entry: the mean in double, the lerp in double */
+gboolean
+t2i_cpu_lerp_mean (T2iTensor * avg, const T2iTensor * x, double beta)
+{
+  const gint64 n = x->shape[0], d = x->shape[1];
+  if (x->dtype == T2I_F32) {
+    const float *wd = x->data;
+    float *a = avg->data;
+    for (gint64 j = 0; j < d; j++) {
+      double s = 0;
+      for (gint64 i = 0; i < n; i++)
+        s += wd[i * d + j];
+      s /= (double) n;
+      a[j] = (float) (s + beta * ((double) a[j] - s));
+    }
+  } else {
+    const double *wd = x->data;
+    double *a = avg->data;
+    for (gint64 j = 0; j < d; j++) {
+      double s = 0;
+      for (gint64 i = 0; i < n; i++)
+        s += wd[i * d + j];
+      s /= (double) n;
+      a[j] = s + beta * (a[j] - s);
+    }
+  }
+  return TRUE;
+}
+
+void
+t2i_update_running_mean (T2iTensor * avg, T2iTensor * x, double beta)
+{
+  g_return_if_fail (avg != NULL && x != NULL);
+  if (x->ndim != 2 || avg->numel != x->shape[1] || avg->dtype != x->dtype
+      || avg->device != x->device
+      || (x->dtype != T2I_F32 && x->dtype != T2I_F64) || x->shape[0] < 1) {
+    g_critical ("t2i_update_running_mean: need x [N, D] (N >= 1) and avg [D] "
+        "of one float dtype and device");
+    return;
+  }
+  T2I_BACKEND (x)->lerp_mean (avg, x, beta);
 }
 
 /**

@@ -86,6 +86,7 @@ t2i_modulated_conv2d (T2iTensor * x, T2iTensor * w, T2iTensor * style,
   g_return_val_if_fail (x != NULL && w != NULL && style != NULL, NULL);
   if (x->ndim != 4 || w->ndim != 4 || style->ndim != 2
       || x->dtype != w->dtype || x->dtype != style->dtype
+      || x->device != w->device || x->device != style->device
       || (x->dtype != T2I_F32 && x->dtype != T2I_F64)
       || w->shape[1] != x->shape[1] || w->shape[2] != w->shape[3]
       || style->shape[0] != x->shape[0] || style->shape[1] != x->shape[1]) {
@@ -122,7 +123,8 @@ t2i_modulated_conv2d (T2iTensor * x, T2iTensor * w, T2iTensor * style,
           padding, k);
       return NULL;
     }
-    g_autoptr (T2iTensor) f = blur_filter (x->dtype, Cout);
+    g_autoptr (T2iTensor) fh = blur_filter (x->dtype, Cout);
+    g_autoptr (T2iTensor) f = t2i_tensor_to_device (fh, x->device, NULL);
     T2iConvParams pb = T2I_CONV_PARAMS (1, 0);
     pb.groups = (gint) Cout;
     y = t2i_conv2d (tp, f, NULL, &pb);

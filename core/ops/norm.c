@@ -29,6 +29,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/ops.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -48,9 +49,10 @@ check_param (const char *op, const char *what, const T2iTensor * p,
 {
   if (!p)
     return TRUE;
-  if (p->dtype != x->dtype || p->numel != numel) {
-    g_critical ("%s: %s must be %s with %" G_GINT64_FORMAT " elements", op,
-        what, t2i_dtype_name (x->dtype), numel);
+  if (p->dtype != x->dtype || p->numel != numel || p->device != x->device) {
+    g_critical ("%s: %s must be %s with %" G_GINT64_FORMAT " elements, on "
+        "%s", op, what, t2i_dtype_name (x->dtype), numel,
+        t2i_device_name (x->device));
     return FALSE;
   }
   return TRUE;
@@ -183,6 +185,48 @@ row_bwd_##sfx (const T * x, const T * g, const T * w, const T * mean,         \
 DEFINE_ROW_KERNELS (float, f32)
 DEFINE_ROW_KERNELS (double, f64)
 
+gboolean
+t2i_cpu_row_norm (const T2iNormDims * d, const T2iTensor * x,
+    const T2iTensor * w, const T2iTensor * b, double eps, T2iTensor * y,
+    T2iTensor * mean, T2iTensor * rstd)
+{
+  if (x->dtype == T2I_F32)
+    row_fwd_f32 (x->data, w ? w->data : NULL, b ? b->data : NULL, y->data,
+        mean->data, rstd->data, d->R, d->G, d->Cg, d->S, eps);
+  else
+    row_fwd_f64 (x->data, w ? w->data : NULL, b ? b->data : NULL, y->data,
+        mean->data, rstd->data, d->R, d->G, d->Cg, d->S, eps);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_row_norm_bw (const T2iNormDims * d, const T2iTensor * x,
+    const T2iTensor * g, const T2iTensor * w, const T2iTensor * mean,
+    const T2iTensor * rstd, T2iTensor * gx, T2iTensor * gwt, T2iTensor * gbt)
+{
+  const gint64 C = d->G * d->Cg;
+  double *gw = gwt ? g_new0 (double, C) : NULL;
+  double *gb = gbt ? g_new0 (double, C) : NULL;
+
+  if (x->dtype == T2I_F32)
+    row_bwd_f32 (x->data, g->data, w ? w->data : NULL, mean->data,
+        rstd->data, gx ? gx->data : NULL, gw, gb, d->R, d->G, d->Cg, d->S);
+  else
+    row_bwd_f64 (x->data, g->data, w ? w->data : NULL, mean->data,
+        rstd->data, gx ? gx->data : NULL, gw, gb, d->R, d->G, d->Cg, d->S);
+  if (gw) {
+    for (gint64 c = 0; c < C; c++)
+      t2i_tensor_set (gwt, c, gw[c]);
+    g_free (gw);
+  }
+  if (gb) {
+    for (gint64 c = 0; c < C; c++)
+      t2i_tensor_set (gbt, c, gb[c]);
+    g_free (gb);
+  }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Channel kernels (batch norm): x viewed as [N, C, S], stats per channel.   */
 /* ------------------------------------------------------------------------ */
@@ -273,6 +317,72 @@ chan_bwd_##sfx (const T * x, const T * g, const T * w, const T * mean,        \
 DEFINE_CHANNEL_KERNELS (float, f32)
 DEFINE_CHANNEL_KERNELS (double, f64)
 
+gboolean
+t2i_cpu_batch_norm_stats (const T2iTensor * x, gboolean batch_stats,
+    T2iTensor * running_mean, T2iTensor * running_var, gboolean update,
+    double momentum, double eps, T2iTensor * mean, T2iTensor * rstd)
+{
+  const gint64 N = x->shape[0], C = x->shape[1], S = x->numel / MAX (N * C, 1);
+  if (batch_stats) {
+    double *var = g_new (double, C);
+    if (x->dtype == T2I_F32)
+      chan_stats_f32 (x->data, mean->data, rstd->data, var, N, C, S, eps);
+    else
+      chan_stats_f64 (x->data, mean->data, rstd->data, var, N, C, S, eps);
+    if (update) {
+      const double unbias = (double) (N * S) / (double) (N * S - 1);
+      for (gint64 c = 0; c < C; c++) {
+        double rm = t2i_tensor_get (running_mean, c);
+        double rv = t2i_tensor_get (running_var, c);
+        t2i_tensor_set (running_mean, c, (1 - momentum) * rm
+            + momentum * t2i_tensor_get (mean, c));
+        t2i_tensor_set (running_var, c, (1 - momentum) * rv
+            + momentum * var[c] * unbias);
+      }
+    }
+    g_free (var);
+  } else {
+    for (gint64 c = 0; c < C; c++) {
+      t2i_tensor_set (mean, c, t2i_tensor_get (running_mean, c));
+      t2i_tensor_set (rstd, c, 1.0 / sqrt (t2i_tensor_get (running_var, c)
+              + eps));
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_batch_norm_apply (const T2iTensor * x, const T2iTensor * weight,
+    const T2iTensor * bias, const T2iTensor * mean, const T2iTensor * rstd,
+    T2iTensor * y)
+{
+  const gint64 N = x->shape[0], C = x->shape[1], S = x->numel / MAX (N * C, 1);
+  if (x->dtype == T2I_F32)
+    chan_apply_f32 (x->data, weight ? weight->data : NULL,
+        bias ? bias->data : NULL, mean->data, rstd->data, y->data, N, C, S);
+  else
+    chan_apply_f64 (x->data, weight ? weight->data : NULL,
+        bias ? bias->data : NULL, mean->data, rstd->data, y->data, N, C, S);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_batch_norm_bw (const T2iTensor * x, const T2iTensor * g,
+    const T2iTensor * w, const T2iTensor * mean, const T2iTensor * rstd,
+    gboolean batch_stats, T2iTensor * gx, T2iTensor * gw, T2iTensor * gb)
+{
+  const gint64 N = x->shape[0], C = x->shape[1], S = x->numel / MAX (N * C, 1);
+  if (x->dtype == T2I_F32)
+    chan_bwd_f32 (x->data, g->data, w ? w->data : NULL, mean->data,
+        rstd->data, gx ? gx->data : NULL, gw ? gw->data : NULL,
+        gb ? gb->data : NULL, N, C, S, batch_stats);
+  else
+    chan_bwd_f64 (x->data, g->data, w ? w->data : NULL, mean->data,
+        rstd->data, gx ? gx->data : NULL, gw ? gw->data : NULL,
+        gb ? gb->data : NULL, N, C, S, batch_stats);
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The differentiable backward (create_graph)                                */
 /* ------------------------------------------------------------------------ */
@@ -294,10 +404,8 @@ static T2iTensor *
 const_view (const T2iTensor * src, T2iDType dtype, gint ndim,
     const gint64 * shape)
 {
-  T2iTensor *t = t2i_tensor_new (dtype, ndim, shape);
-  for (gint64 i = 0; i < t->numel; i++)
-    t2i_tensor_set (t, i, t2i_tensor_get (src, i));
-  return t;
+  g_autoptr (T2iTensor) c = t2i_tensor_to_dtype (src, dtype);
+  return c ? t2i_tensor_alias (c, ndim, shape) : NULL;
 }
 
 typedef struct
@@ -410,34 +518,19 @@ row_norm_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
     return;
   }
 
-  const gint64 R = node->i[0], G = node->i[1], Cg = node->i[2], S = node->i[3];
-  const gint64 C = G * Cg;
-  const gboolean need_w = w && node->needs_grad[1];
-  const gboolean need_b = b && node->needs_grad[2];
+  const T2iNormDims d = { node->i[0], node->i[1], node->i[2], node->i[3] };
   T2iTensor *gx = node->needs_grad[0] ? t2i_tensor_new_like (x) : NULL;
-  double *gw = need_w ? g_new0 (double, C) : NULL;
-  double *gb = need_b ? g_new0 (double, C) : NULL;
-
-  if (x->dtype == T2I_F32)
-    row_bwd_f32 (x->data, g->data, w ? w->data : NULL, node->saved[0]->data,
-        node->saved[1]->data, gx ? gx->data : NULL, gw, gb, R, G, Cg, S);
-  else
-    row_bwd_f64 (x->data, g->data, w ? w->data : NULL, node->saved[0]->data,
-        node->saved[1]->data, gx ? gx->data : NULL, gw, gb, R, G, Cg, S);
-
+  T2iTensor *gw = w && node->needs_grad[1] ? t2i_tensor_new_like (w) : NULL;
+  T2iTensor *gb = b && node->needs_grad[2] ? t2i_tensor_new_like (b) : NULL;
+  if (!T2I_BACKEND (x)->row_norm_bw (&d, x, g, w, node->saved[0],
+          node->saved[1], gx, gw, gb)) {
+    g_clear_pointer (&gx, t2i_tensor_unref);
+    g_clear_pointer (&gw, t2i_tensor_unref);
+    g_clear_pointer (&gb, t2i_tensor_unref);
+  }
   gin[0] = gx;
-  if (gw) {
-    gin[1] = t2i_tensor_new_like (w);
-    for (gint64 c = 0; c < C; c++)
-      t2i_tensor_set (gin[1], c, gw[c]);
-    g_free (gw);
-  }
-  if (gb) {
-    gin[2] = t2i_tensor_new_like (b);
-    for (gint64 c = 0; c < C; c++)
-      t2i_tensor_set (gin[2], c, gb[c]);
-    g_free (gb);
-  }
+  gin[1] = gw;
+  gin[2] = gb;
 }
 
 static T2iTensor *
@@ -446,15 +539,17 @@ row_norm (const char *name, T2iTensor * x, T2iTensor * w, T2iTensor * b,
 {
   T2iTensor *y = t2i_tensor_new_like (x);
   const gint64 rshape[1] = { R };
-  g_autoptr (T2iTensor) mean = t2i_tensor_new (x->dtype, 1, rshape);
-  g_autoptr (T2iTensor) rstd = t2i_tensor_new (x->dtype, 1, rshape);
+  g_autoptr (T2iTensor) mean = t2i_tensor_new_on (x->device, x->dtype, 1,
+      rshape);
+  g_autoptr (T2iTensor) rstd = t2i_tensor_new_on (x->device, x->dtype, 1,
+      rshape);
+  const T2iNormDims d = { R, G, Cg, S };
 
-  if (x->dtype == T2I_F32)
-    row_fwd_f32 (x->data, w ? w->data : NULL, b ? b->data : NULL, y->data,
-        mean->data, rstd->data, R, G, Cg, S, eps);
-  else
-    row_fwd_f64 (x->data, w ? w->data : NULL, b ? b->data : NULL, y->data,
-        mean->data, rstd->data, R, G, Cg, S, eps);
+  if (!y || !mean || !rstd
+      || !T2I_BACKEND (x)->row_norm (&d, x, w, b, eps, y, mean, rstd)) {
+    g_clear_pointer (&y, t2i_tensor_unref);
+    return NULL;
+  }
 
   T2iTensor *in[3] = { x, w, b };
   if (!t2i_any_requires_grad (3, in))
@@ -565,14 +660,12 @@ batch_norm_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   T2iTensor *gx = node->needs_grad[0] ? t2i_tensor_new_like (x) : NULL;
   T2iTensor *gw = w && node->needs_grad[1] ? t2i_tensor_new_like (w) : NULL;
   T2iTensor *gb = b && node->needs_grad[2] ? t2i_tensor_new_like (b) : NULL;
-  if (x->dtype == T2I_F32)
-    chan_bwd_f32 (x->data, g->data, w ? w->data : NULL, node->saved[0]->data,
-        node->saved[1]->data, gx ? gx->data : NULL, gw ? gw->data : NULL,
-        gb ? gb->data : NULL, N, C, S, batch_stats);
-  else
-    chan_bwd_f64 (x->data, g->data, w ? w->data : NULL, node->saved[0]->data,
-        node->saved[1]->data, gx ? gx->data : NULL, gw ? gw->data : NULL,
-        gb ? gb->data : NULL, N, C, S, batch_stats);
+  if (!T2I_BACKEND (x)->batch_norm_bw (x, g, w, node->saved[0],
+          node->saved[1], batch_stats, gx, gw, gb)) {
+    g_clear_pointer (&gx, t2i_tensor_unref);
+    g_clear_pointer (&gw, t2i_tensor_unref);
+    g_clear_pointer (&gb, t2i_tensor_unref);
+  }
   gin[0] = gx;
   gin[1] = gw;
   gin[2] = gb;
@@ -626,42 +719,28 @@ t2i_batch_norm (T2iTensor * x, T2iTensor * weight, T2iTensor * bias,
     return NULL;
   }
 
-  const gint64 cshape[1] = { C };
-  g_autoptr (T2iTensor) mean = t2i_tensor_new (x->dtype, 1, cshape);
-  g_autoptr (T2iTensor) rstd = t2i_tensor_new (x->dtype, 1, cshape);
-  T2iTensor *y = t2i_tensor_new_like (x);
-
-  if (batch_stats) {
-    double *var = g_new (double, C);
-    if (x->dtype == T2I_F32)
-      chan_stats_f32 (x->data, mean->data, rstd->data, var, N, C, S, eps);
-    else
-      chan_stats_f64 (x->data, mean->data, rstd->data, var, N, C, S, eps);
-    if (training && running_mean) {
-      const double unbias = (double) (N * S) / (double) (N * S - 1);
-      for (gint64 c = 0; c < C; c++) {
-        double rm = t2i_tensor_get (running_mean, c);
-        double rv = t2i_tensor_get (running_var, c);
-        t2i_tensor_set (running_mean, c, (1 - momentum) * rm
-            + momentum * t2i_tensor_get (mean, c));
-        t2i_tensor_set (running_var, c, (1 - momentum) * rv
-            + momentum * var[c] * unbias);
-      }
-    }
-    g_free (var);
-  } else {
-    for (gint64 c = 0; c < C; c++) {
-      t2i_tensor_set (mean, c, t2i_tensor_get (running_mean, c));
-      t2i_tensor_set (rstd, c, 1.0 / sqrt (t2i_tensor_get (running_var, c)
-              + eps));
-    }
+  if (running_mean && (running_mean->device != x->device
+          || running_var->device != x->device)) {
+    g_critical ("t2i_batch_norm: running statistics must be on %s like x",
+        t2i_device_name (x->device));
+    return NULL;
   }
-  if (x->dtype == T2I_F32)
-    chan_apply_f32 (x->data, weight ? weight->data : NULL,
-        bias ? bias->data : NULL, mean->data, rstd->data, y->data, N, C, S);
-  else
-    chan_apply_f64 (x->data, weight ? weight->data : NULL,
-        bias ? bias->data : NULL, mean->data, rstd->data, y->data, N, C, S);
+
+  const gint64 cshape[1] = { C };
+  g_autoptr (T2iTensor) mean = t2i_tensor_new_on (x->device, x->dtype, 1,
+      cshape);
+  g_autoptr (T2iTensor) rstd = t2i_tensor_new_on (x->device, x->dtype, 1,
+      cshape);
+  T2iTensor *y = t2i_tensor_new_like (x);
+  const T2iBackend *be = T2I_BACKEND (x);
+
+  if (!y || !mean || !rstd
+      || !be->batch_norm_stats (x, batch_stats, running_mean, running_var,
+          training && running_mean != NULL, momentum, eps, mean, rstd)
+      || !be->batch_norm_apply (x, weight, bias, mean, rstd, y)) {
+    g_clear_pointer (&y, t2i_tensor_unref);
+    return NULL;
+  }
 
   T2iTensor *in[3] = { x, weight, bias };
   if (!t2i_any_requires_grad (3, in))
@@ -716,6 +795,20 @@ adaln_fwd_##sfx (const T * x, const T * sc, const T * sh, T * y, gint64 B,    \
 DEFINE_ADALN (float, f32)
 DEFINE_ADALN (double, f64)
 
+gboolean
+t2i_cpu_adaln (const T2iTensor * x, const T2iTensor * scale,
+    const T2iTensor * shift, T2iTensor * y)
+{
+  const gint64 B = x->shape[0], L = x->shape[1], D = x->shape[2];
+  if (x->dtype == T2I_F32)
+    adaln_fwd_f32 (x->data, scale->data, shift ? shift->data : NULL, y->data,
+        B, L, D);
+  else
+    adaln_fwd_f64 (x->data, scale->data, shift ? shift->data : NULL, y->data,
+        B, L, D);
+  return TRUE;
+}
+
 /**
  * t2i_adaln_modulate:
  * @x: [B, L, D]
@@ -738,14 +831,16 @@ t2i_adaln_modulate (T2iTensor * x, T2iTensor * scale, T2iTensor * shift)
         "[B,1,D] of the same dtype");
     return NULL;
   }
-  const gint64 B = x->shape[0], L = x->shape[1], D = x->shape[2];
+  if (scale->device != x->device || (shift && shift->device != x->device)) {
+    g_critical ("t2i_adaln_modulate: scale and shift must be on %s like x",
+        t2i_device_name (x->device));
+    return NULL;
+  }
   T2iTensor *y = t2i_tensor_new_like (x);
-  if (x->dtype == T2I_F32)
-    adaln_fwd_f32 (x->data, scale->data, shift ? shift->data : NULL, y->data,
-        B, L, D);
-  else
-    adaln_fwd_f64 (x->data, scale->data, shift ? shift->data : NULL, y->data,
-        B, L, D);
+  if (y && !T2I_BACKEND (x)->adaln (x, scale, shift, y))
+    g_clear_pointer (&y, t2i_tensor_unref);
+  if (!y)
+    return NULL;
   T2iTensor *in[3] = { x, scale, shift };
   if (!t2i_any_requires_grad (3, in))
     return y;
@@ -782,6 +877,39 @@ l2_fwd_##sfx (const T * x, T * y, T * den, gint64 O, gint64 K, gint64 I,      \
 DEFINE_L2 (float, f32)
 DEFINE_L2 (double, f64)
 
+gboolean
+t2i_cpu_l2_normalize (const T2iTensor * x, gint ax, double eps, T2iTensor * y,
+    T2iTensor * den)
+{
+  gint64 O = 1, I = 1;
+  for (gint i = 0; i < ax; i++)
+    O *= x->shape[i];
+  for (gint i = ax + 1; i < x->ndim; i++)
+    I *= x->shape[i];
+  const gint64 K = x->shape[ax];
+  if (x->dtype == T2I_F32)
+    l2_fwd_f32 (x->data, y->data, den->data, O, K, I, eps);
+  else
+    l2_fwd_f64 (x->data, y->data, den->data, O, K, I, eps);
+  return TRUE;
+}
+
+/* NULL when no norm of @den was clamped to @eps; else the constant mask of
+ * the rows that were not */
+T2iTensor *
+t2i_cpu_l2_clamp_mask (const T2iTensor * den_saved, double eps)
+{
+  gboolean clamped = FALSE;
+  for (gint64 i = 0; i < den_saved->numel && !clamped; i++)
+    clamped = !(t2i_tensor_get (den_saved, i) > eps);
+  if (!clamped)
+    return NULL;
+  T2iTensor *mask = t2i_tensor_new_like (den_saved);
+  for (gint64 i = 0; i < mask->numel; i++)
+    t2i_tensor_set (mask, i, t2i_tensor_get (den_saved, i) > eps);
+  return mask;
+}
+
 /* node->i[0] axis; f[0] eps; saved[0] den (keepdim shape) */
 static void
 l2_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
@@ -790,17 +918,9 @@ l2_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   const gint axis = (gint) node->i[0];
   const double eps = node->f[0];
   g_autoptr (T2iTensor) den = NULL;
-  g_autoptr (T2iTensor) mask = NULL;
-  gboolean clamped = FALSE;
-
-  for (gint64 i = 0; i < den_saved->numel && !clamped; i++)
-    clamped = !(t2i_tensor_get (den_saved, i) > eps);
-  if (clamped) {
-    /* rows whose norm was clamped to eps are x / eps: no projection term */
-    mask = t2i_tensor_new_like (den_saved);
-    for (gint64 i = 0; i < mask->numel; i++)
-      t2i_tensor_set (mask, i, t2i_tensor_get (den_saved, i) > eps);
-  }
+  /* rows whose norm was clamped to eps are x / eps: no projection term */
+  g_autoptr (T2iTensor) mask = T2I_BACKEND (x)->l2_clamp_mask (den_saved,
+      eps);
   if (t2i_grad_enabled ()) {
     /* den = sqrt(max(sum x^2, eps^2)) = max(||x||, eps), differentiable */
     g_autoptr (T2iTensor) x2 = t2i_square (x);
@@ -839,21 +959,16 @@ t2i_l2_normalize (T2iTensor * x, gint axis, double eps)
         x->ndim);
     return NULL;
   }
-  gint64 O = 1, I = 1;
-  for (gint i = 0; i < ax; i++)
-    O *= x->shape[i];
-  for (gint i = ax + 1; i < x->ndim; i++)
-    I *= x->shape[i];
-  const gint64 K = x->shape[ax];
   gint64 dshape[T2I_MAX_DIMS];
   memcpy (dshape, x->shape, sizeof (gint64) * x->ndim);
   dshape[ax] = 1;
-  g_autoptr (T2iTensor) den = t2i_tensor_new (x->dtype, x->ndim, dshape);
+  g_autoptr (T2iTensor) den = t2i_tensor_new_on (x->device, x->dtype, x->ndim,
+      dshape);
   T2iTensor *y = t2i_tensor_new_like (x);
-  if (x->dtype == T2I_F32)
-    l2_fwd_f32 (x->data, y->data, den->data, O, K, I, eps);
-  else
-    l2_fwd_f64 (x->data, y->data, den->data, O, K, I, eps);
+  if (!y || !den || !T2I_BACKEND (x)->l2_normalize (x, ax, eps, y, den)) {
+    g_clear_pointer (&y, t2i_tensor_unref);
+    return NULL;
+  }
   if (!t2i_any_requires_grad (1, &x))
     return y;
   T2iNode *node = t2i_node_new ("l2_normalize", l2_backward, 1, &x);
@@ -878,7 +993,7 @@ t2i_cosine_similarity_matrix (T2iTensor * a, T2iTensor * b, double eps)
 {
   g_return_val_if_fail (a != NULL && b != NULL && is_float (a), NULL);
   if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[1]
-      || a->dtype != b->dtype) {
+      || a->dtype != b->dtype || a->device != b->device) {
     g_critical ("t2i_cosine_similarity_matrix: need a [N,D] and b [M,D] of "
         "the same dtype");
     return NULL;

@@ -22,6 +22,7 @@
 
 #include "t2i/tensor.h"
 #include "t2i/ops.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -82,18 +83,9 @@ static const gint64 t2i_ops_parallel_threshold = T2I_OPS_PARALLEL_THRESHOLD;
     return ret;                                                             \
   } } G_STMT_END
 
-/* @t is non-NULL and on the CPU (ops without a CUDA implementation) */
-#define T2I_CHECK_CPU(t, ret) G_STMT_START {                                \
-  T2I_CHECK_NOT_NULL (t, ret);                                              \
-  if (G_UNLIKELY ((t)->device != T2I_DEVICE_CPU)) {                         \
-    g_critical ("%s: %s is a CUDA tensor and this op runs on the CPU only; "\
-        "move it with t2i_tensor_to_device()", G_STRFUNC, #t);              \
-    return ret;                                                             \
-  } } G_STMT_END
-
-/* @t is non-NULL, on the CPU and f32 or f64 */
+/* @t is non-NULL and f32 or f64 */
 #define T2I_CHECK_FLOAT(t, ret) G_STMT_START {                              \
-  T2I_CHECK_CPU (t, ret);                                              \
+  T2I_CHECK_NOT_NULL (t, ret);                                              \
   if (G_UNLIKELY ((t)->dtype != T2I_F32 && (t)->dtype != T2I_F64)) {        \
     g_critical ("%s: %s must be f32 or f64, not %s", G_STRFUNC, #t,         \
         t2i_dtype_name ((t)->dtype));                                       \
@@ -102,17 +94,27 @@ static const gint64 t2i_ops_parallel_threshold = T2I_OPS_PARALLEL_THRESHOLD;
 
 /* @t is non-NULL and of dtype @dt */
 #define T2I_CHECK_DTYPE(t, dt, ret) G_STMT_START {                          \
-  T2I_CHECK_CPU (t, ret);                                              \
+  T2I_CHECK_NOT_NULL (t, ret);                                              \
   if (G_UNLIKELY ((t)->dtype != (dt))) {                                    \
     g_critical ("%s: %s must be %s, not %s", G_STRFUNC, #t,                 \
         t2i_dtype_name (dt), t2i_dtype_name ((t)->dtype));                  \
     return ret;                                                             \
   } } G_STMT_END
 
-/* both non-NULL and of one dtype */
-#define T2I_CHECK_SAME_DTYPE(a, b, ret) G_STMT_START {                      \
+/* both non-NULL and on one device */
+#define T2I_CHECK_SAME_DEVICE(a, b, ret) G_STMT_START {                     \
   T2I_CHECK_NOT_NULL (a, ret);                                              \
   T2I_CHECK_NOT_NULL (b, ret);                                              \
+  if (G_UNLIKELY ((a)->device != (b)->device)) {                            \
+    g_critical ("%s: %s is on %s and %s on %s; move one with "              \
+        "t2i_tensor_to_device()", G_STRFUNC, #a,                            \
+        t2i_device_name ((a)->device), #b, t2i_device_name ((b)->device));  \
+    return ret;                                                             \
+  } } G_STMT_END
+
+/* both non-NULL, on one device and of one dtype */
+#define T2I_CHECK_SAME_DTYPE(a, b, ret) G_STMT_START {                      \
+  T2I_CHECK_SAME_DEVICE (a, b, ret);                                        \
   if (G_UNLIKELY ((a)->dtype != (b)->dtype)) {                              \
     g_critical ("%s: dtypes differ (%s is %s, %s is %s)", G_STRFUNC, #a,    \
         t2i_dtype_name ((a)->dtype), #b, t2i_dtype_name ((b)->dtype));      \
@@ -299,11 +301,11 @@ t2i_ops_save_output (T2iNode * node, gint slot, T2iTensor * out)
   t2i_tensor_unref (d);
 }
 
-/* a new tensor of @t's dtype and @ndim/@shape (uninitialised) */
+/* a new tensor of @t's dtype and device and @ndim/@shape (uninitialised) */
 static inline T2iTensor *
 t2i_ops_new_shape (const T2iTensor * t, gint ndim, const gint64 * shape)
 {
-  return t2i_tensor_new (t->dtype, ndim, shape);
+  return t2i_tensor_new_on (t->device, t->dtype, ndim, shape);
 }
 
 /* ---- graph-free compute helpers (implemented in elementwise.c, reduce.c

@@ -24,24 +24,12 @@
 
 #include <math.h>
 
-typedef enum
-{
-  RS_NEAREST = 0,
-  RS_AVG,
-  RS_ADAPTIVE,
-  RS_BILINEAR,
-  RS_GATHER,
-} RsKind;
-
-/* a fixed linear map from [ih, iw] planes to [oh, ow] planes */
-typedef struct
-{
-  RsKind kind;
-  gint64 ih, iw, oh, ow;
-  gint64 k, s, p;               /* NEAREST: s = scale; AVG: window */
-  gboolean flag;                /* AVG: count_include_pad; BILINEAR: align_corners */
-  T2iTensor *idx;               /* GATHER: i32 [N, C, oh, ow], flat in-plane */
-} Spec;
+typedef T2iResampleSpec Spec;
+#define RS_NEAREST T2I_RS_NEAREST
+#define RS_AVG T2I_RS_AVG
+#define RS_ADAPTIVE T2I_RS_ADAPTIVE
+#define RS_BILINEAR T2I_RS_BILINEAR
+#define RS_GATHER T2I_RS_GATHER
 
 static const char *const rs_names[][2] = {
   {"upsample_nearest2d", "upsample_nearest2d_backward"},
@@ -252,6 +240,19 @@ rs_run_##SFX (const Spec * sp, gboolean transposed, gint64 planes,            \
 DEFINE_RS_KERNELS (double, f64)
 DEFINE_RS_KERNELS (float, f32)
 
+/* ---- the CPU table's entries ---- */
+
+gboolean
+t2i_cpu_resample (const Spec * sp, gboolean transposed, const T2iTensor * x,
+    T2iTensor * y)
+{
+  if (x->dtype == T2I_F32)
+    rs_run_f32 (sp, transposed, x->shape[0] * x->shape[1], x->data, y->data);
+  else
+    rs_run_f64 (sp, transposed, x->shape[0] * x->shape[1], x->data, y->data);
+  return TRUE;
+}
+
 /* ---- the differentiable op ---- */
 
 static void
@@ -274,7 +275,7 @@ spec_store (T2iNode * node, const Spec * sp, gboolean transposed)
 static Spec
 spec_load (const T2iNode * node, gboolean * transposed)
 {
-  Spec sp = { (RsKind) node->i[0], node->i[1], node->i[2], node->i[3],
+  Spec sp = { (T2iResampleKind) node->i[0], node->i[1], node->i[2], node->i[3],
     node->i[4], node->i[5], node->i[6], node->i[7], (gboolean) node->i[8],
     node->saved[0]
   };
@@ -311,12 +312,11 @@ resample (T2iTensor * x, const Spec * sp, gboolean transposed)
         s);
     return NULL;
   }
-  y = t2i_tensor_new (x->dtype, 4, (gint64[]) { x->shape[0], x->shape[1],
-          transposed ? sp->ih : sp->oh, transposed ? sp->iw : sp->ow });
-  if (x->dtype == T2I_F32)
-    rs_run_f32 (sp, transposed, x->shape[0] * x->shape[1], x->data, y->data);
-  else
-    rs_run_f64 (sp, transposed, x->shape[0] * x->shape[1], x->data, y->data);
+  y = t2i_tensor_new_on (x->device, x->dtype, 4, (gint64[]) { x->shape[0],
+          x->shape[1], transposed ? sp->ih : sp->oh,
+          transposed ? sp->iw : sp->ow });
+  if (y && !T2I_BACKEND (x)->resample (sp, transposed, x, y))
+    g_clear_pointer (&y, t2i_tensor_unref);
   node = T2I_RECORD (y, rs_names[sp->kind][transposed], resample_backward, x);
   if (node)
     spec_store (node, sp, transposed);
@@ -524,6 +524,18 @@ max_pool_##SFX (const Spec * sp, gint64 planes, const T * x, T * y,           \
 DEFINE_MAXPOOL (double, f64)
 DEFINE_MAXPOOL (float, f32)
 
+gboolean
+t2i_cpu_max_pool (const Spec * sp, const T2iTensor * x, T2iTensor * y,
+    T2iTensor * idx)
+{
+  const gint64 planes = x->shape[0] * x->shape[1];
+  if (x->dtype == T2I_F32)
+    max_pool_f32 (sp, planes, x->data, y->data, idx->data);
+  else
+    max_pool_f64 (sp, planes, x->data, y->data, idx->data);
+  return TRUE;
+}
+
 /**
  * t2i_max_pool2d:
  * @x: [N, C, H, W]
@@ -543,7 +555,6 @@ t2i_max_pool2d (T2iTensor * x, gint k, gint stride, gint padding)
   Spec sp = { RS_GATHER };
   T2iTensor *y, *idx;
   T2iNode *node;
-  gint64 planes;
 
   if (stride == 0)
     stride = k;
@@ -561,14 +572,14 @@ t2i_max_pool2d (T2iTensor * x, gint k, gint stride, gint padding)
   sp.k = k;
   sp.s = stride;
   sp.p = padding;
-  planes = x->shape[0] * x->shape[1];
-  y = t2i_tensor_new (x->dtype, 4, (gint64[]) { x->shape[0], x->shape[1],
-          sp.oh, sp.ow });
-  idx = t2i_tensor_new (T2I_I32, 4, y->shape);
-  if (x->dtype == T2I_F32)
-    max_pool_f32 (&sp, planes, x->data, y->data, idx->data);
-  else
-    max_pool_f64 (&sp, planes, x->data, y->data, idx->data);
+  y = t2i_tensor_new_on (x->device, x->dtype, 4, (gint64[]) { x->shape[0],
+          x->shape[1], sp.oh, sp.ow });
+  idx = y ? t2i_tensor_new_on (x->device, T2I_I32, 4, y->shape) : NULL;
+  if (!idx || !T2I_BACKEND (x)->max_pool (&sp, x, y, idx)) {
+    g_clear_pointer (&idx, t2i_tensor_unref);
+    g_clear_pointer (&y, t2i_tensor_unref);
+    return NULL;
+  }
   sp.idx = idx;
   node = T2I_RECORD (y, "max_pool2d", max_pool2d_backward, x);
   if (node)

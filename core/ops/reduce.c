@@ -231,6 +231,27 @@ t2i_ops_sum_reduce (const T2iTensor * g, const gint64 * kshape, gint out_ndim,
   return out;
 }
 
+/* The CPU table's sum entry: the sum kernel, then (for means) a scale
+ * by @scale in the output dtype. */
+T2iTensor *
+t2i_cpu_sum_reduce (const T2iTensor * g, const gint64 * kshape, gint out_ndim,
+    const gint64 * out_shape, double scale)
+{
+  T2iTensor *out = t2i_ops_sum_reduce (g, kshape, out_ndim, out_shape);
+  if (scale != 1.0) {
+    if (out->dtype == T2I_F32) {
+      float *o = out->data, sc = (float) scale;
+      for (gint64 i = 0; i < out->numel; i++)
+        o[i] *= sc;
+    } else {
+      double *o = out->data;
+      for (gint64 i = 0; i < out->numel; i++)
+        o[i] *= scale;
+    }
+  }
+  return out;
+}
+
 /* ------------------------------------------------------------------ */
 /* shapes of reductions                                                */
 /* ------------------------------------------------------------------ */
@@ -307,21 +328,13 @@ sum_mask (T2iTensor * a, guint mask, gboolean keepdim, gboolean mean,
   gint64 kshape[T2I_MAX_DIMS], os[T2I_MAX_DIMS];
   gint ond;
   reduced_shapes (a, mask, keepdim, kshape, &ond, os);
-  T2iTensor *out = t2i_ops_sum_reduce (a, kshape, ond, os);
   double scale = 1.0;
   if (mean) {
-    gint64 cnt = out->numel ? a->numel / out->numel : 0;
+    gint64 outn = t2i_shape_numel (ond, os);
+    gint64 cnt = outn ? a->numel / outn : 0;
     scale = 1.0 / (double) cnt;
-    if (out->dtype == T2I_F32) {
-      float *o = out->data, sc = (float) scale;
-      for (gint64 i = 0; i < out->numel; i++)
-        o[i] *= sc;
-    } else {
-      double *o = out->data;
-      for (gint64 i = 0; i < out->numel; i++)
-        o[i] *= scale;
-    }
   }
+  T2iTensor *out = T2I_BACKEND (a)->sum_reduce (a, kshape, ond, os, scale);
   T2iNode *node = T2I_RECORD (out, name, sum_backward, a);
   if (node) {
     node->i[0] = mask;
@@ -676,6 +689,85 @@ NAME (const Lines * ln, const T * y, const T * g, T * gx)                   \
 DEF_LOGSOFTMAX_BW_LINES (logsoftmax_bw_lines_f32, f32, float, expf)
 DEF_LOGSOFTMAX_BW_LINES (logsoftmax_bw_lines_f64, f64, double, exp)
 
+/* ---- the CPU table's line entries ---- */
+
+gboolean
+t2i_cpu_max_lines (const T2iTensor * a, gint axis, T2iTensor * out,
+    T2iTensor * idx)
+{
+  Lines ln;
+  lines_of (a, axis, &ln);
+  if (a->dtype == T2I_F32)
+    max_lines_f32 (&ln, a->data, out ? out->data : NULL,
+        idx ? idx->data : NULL);
+  else if (a->dtype == T2I_F64)
+    max_lines_f64 (&ln, a->data, out ? out->data : NULL,
+        idx ? idx->data : NULL);
+  else
+    max_lines_i32 (&ln, a->data, idx->data);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_logsumexp_lines (const T2iTensor * a, gint axis, T2iTensor * out)
+{
+  Lines ln;
+  lines_of (a, axis, &ln);
+  if (a->dtype == T2I_F32)
+    lse_lines_f32 (&ln, a->data, out->data);
+  else
+    lse_lines_f64 (&ln, a->data, out->data);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_softmax_lines (const T2iTensor * a, gint axis, gboolean lg,
+    T2iTensor * out)
+{
+  Lines ln;
+  lines_of (a, axis, &ln);
+  if (a->dtype == T2I_F32)
+    softmax_lines_f32 (&ln, a->data, out->data, lg);
+  else
+    softmax_lines_f64 (&ln, a->data, out->data, lg);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_softmax_bw_lines (const T2iTensor * y, const T2iTensor * g,
+    gint axis, gboolean lg, T2iTensor * gx)
+{
+  Lines ln;
+  lines_of (y, axis, &ln);
+  if (lg) {
+    if (y->dtype == T2I_F32)
+      logsoftmax_bw_lines_f32 (&ln, y->data, g->data, gx->data);
+    else
+      logsoftmax_bw_lines_f64 (&ln, y->data, g->data, gx->data);
+  } else {
+    if (y->dtype == T2I_F32)
+      softmax_bw_lines_f32 (&ln, y->data, g->data, gx->data);
+    else
+      softmax_bw_lines_f64 (&ln, y->data, g->data, gx->data);
+  }
+  return TRUE;
+}
+
+/* a constant one-hot of the first argmax @idx of every line */
+T2iTensor *
+t2i_cpu_max_onehot (const T2iTensor * a, gint axis, const T2iTensor * idx)
+{
+  Lines ln;
+  lines_of (a, axis, &ln);
+  T2iTensor *onehot = t2i_tensor_zeros_like (a);
+  const gint32 *ix = idx->data;
+  for (gint64 j = 0; j < ln.lines; j++) {
+    gint64 pos = line_base (&ln, j) + ix[j] * ln.inner;
+    t2i_tensor_set (onehot, pos, 1.0);
+  }
+  return onehot;
+}
+
 /* ---- row helpers for other families (ops-internal.h) ---- */
 
 double
@@ -716,17 +808,10 @@ max_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   T2iTensor *idx = node->saved[0];
   gint axis = (gint) node->i[0];
   guint mask;
-  Lines ln;
 
   axis_mask (a, axis, &mask);
-  lines_of (a, axis, &ln);
   /* constant one-hot of the first argmax of every line */
-  g_autoptr (T2iTensor) onehot = t2i_tensor_zeros_like (a);
-  const gint32 *ix = idx->data;
-  for (gint64 j = 0; j < ln.lines; j++) {
-    gint64 pos = line_base (&ln, j) + ix[j] * ln.inner;
-    t2i_tensor_set (onehot, pos, 1.0);
-  }
+  g_autoptr (T2iTensor) onehot = T2I_BACKEND (a)->max_onehot (a, axis, idx);
   g_autoptr (T2iTensor) gk = grad_keepdim (g, a, mask);
   gin[0] = t2i_mul (gk, onehot);
 }
@@ -742,7 +827,6 @@ t2i_max (T2iTensor * a, gint axis, gboolean keepdim)
   guint mask;
   gint64 kshape[T2I_MAX_DIMS], os[T2I_MAX_DIMS];
   gint ond;
-  Lines ln;
 
   T2I_CHECK_FLOAT (a, NULL);
   if (!axis_mask (a, axis, &mask))
@@ -754,14 +838,12 @@ t2i_max (T2iTensor * a, gint axis, gboolean keepdim)
   if (axis != T2I_ALL_AXES)
     t2i_ops_norm_axis (axis, a->ndim, &axis);
   reduced_shapes (a, mask, keepdim, kshape, &ond, os);
-  lines_of (a, axis, &ln);
-  T2iTensor *out = t2i_tensor_new (a->dtype, ond, os);
+  T2iTensor *out = t2i_ops_new_shape (a, ond, os);
   gboolean rec = t2i_any_requires_grad (1, &a);
-  g_autoptr (T2iTensor) idx = rec ? t2i_tensor_new (T2I_I32, ond, os) : NULL;
-  if (a->dtype == T2I_F32)
-    max_lines_f32 (&ln, a->data, out->data, idx ? idx->data : NULL);
-  else
-    max_lines_f64 (&ln, a->data, out->data, idx ? idx->data : NULL);
+  g_autoptr (T2iTensor) idx = rec
+      ? t2i_tensor_new_on (a->device, T2I_I32, ond, os) : NULL;
+  if (!T2I_BACKEND (a)->max_lines (a, axis, out, idx))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "max", max_backward, a);
   if (node) {
     node->i[0] = axis;
@@ -781,7 +863,6 @@ t2i_argmax (T2iTensor * a, gint axis)
   guint mask;
   gint64 kshape[T2I_MAX_DIMS], os[T2I_MAX_DIMS];
   gint ond;
-  Lines ln;
 
   T2I_CHECK_NOT_NULL (a, NULL);
   if (a->dtype != T2I_F32 && a->dtype != T2I_F64 && a->dtype != T2I_I32) {
@@ -797,14 +878,9 @@ t2i_argmax (T2iTensor * a, gint axis)
   if (axis != T2I_ALL_AXES)
     t2i_ops_norm_axis (axis, a->ndim, &axis);
   reduced_shapes (a, mask, FALSE, kshape, &ond, os);
-  lines_of (a, axis, &ln);
-  T2iTensor *out = t2i_tensor_new (T2I_I32, ond, os);
-  if (a->dtype == T2I_F32)
-    max_lines_f32 (&ln, a->data, NULL, out->data);
-  else if (a->dtype == T2I_F64)
-    max_lines_f64 (&ln, a->data, NULL, out->data);
-  else
-    max_lines_i32 (&ln, a->data, out->data);
+  T2iTensor *out = t2i_tensor_new_on (a->device, T2I_I32, ond, os);
+  if (out && !T2I_BACKEND (a)->max_lines (a, axis, NULL, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   return out;
 }
 
@@ -844,7 +920,6 @@ t2i_logsumexp (T2iTensor * a, gint axis, gboolean keepdim)
   guint mask;
   gint64 kshape[T2I_MAX_DIMS], os[T2I_MAX_DIMS];
   gint ond;
-  Lines ln;
 
   T2I_CHECK_FLOAT (a, NULL);
   if (!axis_mask (a, axis, &mask))
@@ -852,12 +927,9 @@ t2i_logsumexp (T2iTensor * a, gint axis, gboolean keepdim)
   if (axis != T2I_ALL_AXES)
     t2i_ops_norm_axis (axis, a->ndim, &axis);
   reduced_shapes (a, mask, keepdim, kshape, &ond, os);
-  lines_of (a, axis, &ln);
-  T2iTensor *out = t2i_tensor_new (a->dtype, ond, os);
-  if (a->dtype == T2I_F32)
-    lse_lines_f32 (&ln, a->data, out->data);
-  else
-    lse_lines_f64 (&ln, a->data, out->data);
+  T2iTensor *out = t2i_ops_new_shape (a, ond, os);
+  if (out && !T2I_BACKEND (a)->logsumexp_lines (a, axis, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "logsumexp", logsumexp_backward, a);
   if (node) {
     node->i[0] = axis;
@@ -877,14 +949,10 @@ softmax_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   gint axis = (gint) node->i[0];
 
   if (!t2i_grad_enabled ()) {
-    Lines ln;
-    T2iTensor *y = node->saved[0];
-    lines_of (a, axis, &ln);
     gin[0] = t2i_tensor_new_like (a);
-    if (a->dtype == T2I_F32)
-      softmax_bw_lines_f32 (&ln, y->data, g->data, gin[0]->data);
-    else
-      softmax_bw_lines_f64 (&ln, y->data, g->data, gin[0]->data);
+    if (gin[0] && !T2I_BACKEND (a)->softmax_bw_lines (node->saved[0], g,
+            axis, FALSE, gin[0]))
+      g_clear_pointer (&gin[0], t2i_tensor_unref);
     return;
   }
   /* y * (g - sum(g * y)) */
@@ -902,14 +970,10 @@ log_softmax_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   gint axis = (gint) node->i[0];
 
   if (!t2i_grad_enabled ()) {
-    Lines ln;
-    T2iTensor *y = node->saved[0];
-    lines_of (a, axis, &ln);
     gin[0] = t2i_tensor_new_like (a);
-    if (a->dtype == T2I_F32)
-      logsoftmax_bw_lines_f32 (&ln, y->data, g->data, gin[0]->data);
-    else
-      logsoftmax_bw_lines_f64 (&ln, y->data, g->data, gin[0]->data);
+    if (gin[0] && !T2I_BACKEND (a)->softmax_bw_lines (node->saved[0], g,
+            axis, TRUE, gin[0]))
+      g_clear_pointer (&gin[0], t2i_tensor_unref);
     return;
   }
   /* g - softmax(a) * sum(g) */
@@ -922,16 +986,12 @@ log_softmax_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 static T2iTensor *
 softmax_impl (T2iTensor * a, gint axis, gboolean lg)
 {
-  Lines ln;
   T2I_CHECK_FLOAT (a, NULL);
   if (!t2i_ops_norm_axis (axis, a->ndim, &axis))
     return NULL;
-  lines_of (a, axis, &ln);
   T2iTensor *out = t2i_tensor_new_like (a);
-  if (a->dtype == T2I_F32)
-    softmax_lines_f32 (&ln, a->data, out->data, lg);
-  else
-    softmax_lines_f64 (&ln, a->data, out->data, lg);
+  if (out && !T2I_BACKEND (a)->softmax_lines (a, axis, lg, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, lg ? "log_softmax" : "softmax",
       lg ? log_softmax_backward : softmax_backward, a);
   if (node) {

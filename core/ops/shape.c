@@ -149,6 +149,15 @@ t2i_ops_strided_copy (void *dst, const void *src, gsize es, gint nd,
   }
 }
 
+gboolean
+t2i_cpu_strided_copy (T2iTensor * dst, const T2iTensor * src, gint ndim,
+    const gint64 * shape, const gint64 * strides)
+{
+  t2i_ops_strided_copy (dst->data, src->data, t2i_dtype_size (src->dtype),
+      ndim, shape, strides);
+  return TRUE;
+}
+
 /* contiguous element strides of @t */
 static void
 contiguous_strides (const T2iTensor * t, gint64 * st)
@@ -224,9 +233,9 @@ reshape_impl (T2iTensor * a, gint ndim, const gint64 * shape, gboolean share)
   if (share) {
     out = t2i_tensor_alias (a, ndim, sh);
   } else {
-    out = t2i_tensor_new (a->dtype, ndim, sh);
-    if (a->nbytes)
-      memcpy (out->data, a->data, a->nbytes);
+    out = t2i_ops_new_shape (a, ndim, sh);
+    if (out && !T2I_BACKEND (a)->copy (out, a))
+      g_clear_pointer (&out, t2i_tensor_unref);
   }
   T2I_RECORD (out, "reshape", reshape_backward, a);
   return out;
@@ -287,9 +296,9 @@ t2i_permute (T2iTensor * a, const gint * perm)
     sh[k] = a->shape[perm[k]];
     ss[k] = st[perm[k]];
   }
-  T2iTensor *out = t2i_tensor_new (a->dtype, a->ndim, sh);
-  t2i_ops_strided_copy (out->data, a->data, t2i_dtype_size (a->dtype),
-      a->ndim, sh, ss);
+  T2iTensor *out = t2i_ops_new_shape (a, a->ndim, sh);
+  if (out && !T2I_BACKEND (a)->strided_copy (out, a, a->ndim, sh, ss))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "permute", permute_backward, a);
   if (node)
     for (gint k = 0; k < a->ndim; k++)
@@ -342,8 +351,8 @@ embed_slice_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
 
 /* copies the [start, start+len) range of @axis of @src into range
  * [dstart, dstart+len) of @dst (both contiguous, same dims elsewhere) */
-static void
-copy_axis_range (T2iTensor * dst, gint64 dstart, const T2iTensor * src,
+gboolean
+t2i_cpu_copy_axis_range (T2iTensor * dst, gint64 dstart, const T2iTensor * src,
     gint64 sstart, gint axis, gint64 len)
 {
   gint64 outer, sn, inner, dn;
@@ -353,6 +362,16 @@ copy_axis_range (T2iTensor * dst, gint64 dstart, const T2iTensor * src,
   copy_blocks ((char *) dst->data + dstart * inner * es, dn * inner * es,
       (const char *) src->data + sstart * inner * es, sn * inner * es,
       outer, len * inner * es);
+  return TRUE;
+}
+
+/* the op's side: the range copy through @src's table */
+static gboolean
+copy_axis_range (T2iTensor * dst, gint64 dstart, const T2iTensor * src,
+    gint64 sstart, gint axis, gint64 len)
+{
+  return T2I_BACKEND (src)->copy_axis_range (dst, dstart, src, sstart, axis,
+      len);
 }
 
 /* zeros of @g's shape with @axis of size @full, @g placed at @start */
@@ -362,8 +381,9 @@ embed_slice (T2iTensor * g, gint axis, gint64 start, gint64 full)
   gint64 sh[T2I_MAX_DIMS];
   memcpy (sh, g->shape, sizeof (sh));
   sh[axis] = full;
-  T2iTensor *out = t2i_tensor_zeros (g->dtype, g->ndim, sh);
-  copy_axis_range (out, start, g, 0, axis, g->shape[axis]);
+  T2iTensor *out = t2i_tensor_zeros_on (g->device, g->dtype, g->ndim, sh);
+  if (out && !copy_axis_range (out, start, g, 0, axis, g->shape[axis]))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "slice_backward", embed_slice_backward, g);
   if (node) {
     node->i[0] = axis;
@@ -395,8 +415,9 @@ t2i_slice (T2iTensor * a, gint axis, gint64 start, gint64 end)
   gint64 sh[T2I_MAX_DIMS];
   memcpy (sh, a->shape, sizeof (sh));
   sh[axis] = end - start;
-  T2iTensor *out = t2i_tensor_new (a->dtype, a->ndim, sh);
-  copy_axis_range (out, 0, a, start, axis, end - start);
+  T2iTensor *out = t2i_ops_new_shape (a, a->ndim, sh);
+  if (out && !copy_axis_range (out, 0, a, start, axis, end - start))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "slice", slice_backward, a);
   if (node) {
     node->i[0] = axis;
@@ -476,7 +497,8 @@ t2i_concat (T2iTensor ** ts, gint n, gint axis)
   sh[axis] = 0;
   for (gint k = 0; k < n; k++) {
     T2iTensor *t = ts[k];
-    gboolean ok = t != NULL && t->dtype == a->dtype && t->ndim == a->ndim;
+    gboolean ok = t != NULL && t->dtype == a->dtype && t->ndim == a->ndim
+        && t->device == a->device;
     for (gint d = 0; ok && d < a->ndim; d++)
       ok = d == axis || t->shape[d] == a->shape[d];
     if (!ok) {
@@ -504,10 +526,11 @@ t2i_concat (T2iTensor ** ts, gint n, gint axis)
     return out;
   }
 
-  T2iTensor *out = t2i_tensor_new (a->dtype, a->ndim, sh);
+  T2iTensor *out = t2i_ops_new_shape (a, a->ndim, sh);
   gint64 off = 0;
-  for (gint k = 0; k < n; k++) {
-    copy_axis_range (out, off, ts[k], 0, axis, ts[k]->shape[axis]);
+  for (gint k = 0; out && k < n; k++) {
+    if (!copy_axis_range (out, off, ts[k], 0, axis, ts[k]->shape[axis]))
+      g_clear_pointer (&out, t2i_tensor_unref);
     off += ts[k]->shape[axis];
   }
   if (n <= T2I_NODE_MAX_INPUTS) {
@@ -553,14 +576,12 @@ index_add_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
       }                                                                     \
   } G_STMT_END
 
-/* zeros with @axis of size @full; row k of @g added at row index[k] */
-static T2iTensor *
-index_add_zeros (T2iTensor * g, gint axis, T2iTensor * index, gint64 full)
+/* @out (zeros, @axis of size full) += row k of @g at row index[k] */
+gboolean
+t2i_cpu_index_add (const T2iTensor * g, gint axis, const T2iTensor * index,
+    T2iTensor * out)
 {
-  gint64 sh[T2I_MAX_DIMS], outer, K, inner;
-  memcpy (sh, g->shape, sizeof (sh));
-  sh[axis] = full;
-  T2iTensor *out = t2i_tensor_zeros (g->dtype, g->ndim, sh);
+  gint64 outer, K, inner, full = out->shape[axis];
   t2i_ops_axis_split (g, axis, &outer, &K, &inner);
   const gint32 *ix = index->data;
   gboolean par = g->numel >= T2I_OPS_PARALLEL_THRESHOLD && outer > 1;
@@ -568,6 +589,19 @@ index_add_zeros (T2iTensor * g, gint axis, T2iTensor * index, gint64 full)
     INDEX_ADD (float);
   else
     INDEX_ADD (double);
+  return TRUE;
+}
+
+/* zeros with @axis of size @full; row k of @g added at row index[k] */
+static T2iTensor *
+index_add_zeros (T2iTensor * g, gint axis, T2iTensor * index, gint64 full)
+{
+  gint64 sh[T2I_MAX_DIMS];
+  memcpy (sh, g->shape, sizeof (sh));
+  sh[axis] = full;
+  T2iTensor *out = t2i_tensor_zeros_on (g->device, g->dtype, g->ndim, sh);
+  if (out && !T2I_BACKEND (g)->index_add (g, axis, index, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "index_select_backward",
       index_add_backward, g);
   if (node) {
@@ -575,6 +609,41 @@ index_add_zeros (T2iTensor * g, gint axis, T2iTensor * index, gint64 full)
     t2i_node_save (node, 0, index);
   }
   return out;
+}
+
+/* TRUE when every entry of the i32 @index is in [0, @n); otherwise the
+ * first one that is not, at @bad_pos */
+gboolean
+t2i_cpu_index_check (const T2iTensor * index, gint64 n, gint64 * bad_pos,
+    gint32 * bad_value)
+{
+  const gint32 *ix = index->data;
+  for (gint64 k = 0; k < index->numel; k++)
+    if (ix[k] < 0 || ix[k] >= n) {
+      *bad_pos = k;
+      *bad_value = ix[k];
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_index_select (const T2iTensor * a, gint axis, const T2iTensor * index,
+    T2iTensor * out)
+{
+  gint64 outer, n, inner, K = index->shape[0];
+  const gint32 *ix = index->data;
+  t2i_ops_axis_split (a, axis, &outer, &n, &inner);
+  gsize es = t2i_dtype_size (a->dtype), blk = inner * es;
+  const char *src = a->data;
+  char *dst = out->data;
+  gint64 tasks = outer * K;
+#pragma omp parallel for if (out->numel >= T2I_OPS_PARALLEL_THRESHOLD && tasks > 1)
+  for (gint64 t = 0; t < tasks; t++) {
+    gint64 o = t / K, k = t % K;
+    memcpy (dst + t * blk, src + (o * n + ix[k]) * blk, blk);
+  }
+  return TRUE;
 }
 
 /**
@@ -593,29 +662,22 @@ t2i_index_select (T2iTensor * a, gint axis, T2iTensor * index)
         index->ndim);
     return NULL;
   }
-  gint64 outer, n, inner, K = index->shape[0];
-  const gint32 *ix = index->data;
+  T2I_CHECK_SAME_DEVICE (a, index, NULL);
+  gint64 outer, n, inner, K = index->shape[0], bad_pos;
+  gint32 bad;
   t2i_ops_axis_split (a, axis, &outer, &n, &inner);
-  for (gint64 k = 0; k < K; k++)
-    if (ix[k] < 0 || ix[k] >= n) {
-      g_critical ("t2i_index_select: index %d out of range [0, %"
-          G_GINT64_FORMAT ")", ix[k], n);
-      return NULL;
-    }
+  if (!T2I_BACKEND (a)->index_check (index, n, &bad_pos, &bad)) {
+    g_critical ("t2i_index_select: index %d out of range [0, %"
+        G_GINT64_FORMAT ")", bad, n);
+    return NULL;
+  }
 
   gint64 sh[T2I_MAX_DIMS];
   memcpy (sh, a->shape, sizeof (sh));
   sh[axis] = K;
-  T2iTensor *out = t2i_tensor_new (a->dtype, a->ndim, sh);
-  gsize es = t2i_dtype_size (a->dtype), blk = inner * es;
-  const char *src = a->data;
-  char *dst = out->data;
-  gint64 tasks = outer * K;
-#pragma omp parallel for if (out->numel >= T2I_OPS_PARALLEL_THRESHOLD && tasks > 1)
-  for (gint64 t = 0; t < tasks; t++) {
-    gint64 o = t / K, k = t % K;
-    memcpy (dst + t * blk, src + (o * n + ix[k]) * blk, blk);
-  }
+  T2iTensor *out = t2i_ops_new_shape (a, a->ndim, sh);
+  if (out && !T2I_BACKEND (a)->index_select (a, axis, index, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "index_select", index_select_backward, a);
   if (node) {
     node->i[0] = axis;
@@ -667,6 +729,33 @@ scatter_rows_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   gin[0] = t2i_gather_rows (g, node->saved[0]);
 }
 
+/* @out (zeros [N, M, ...rest]) gets g[n] at (n, idx[n]) */
+gboolean
+t2i_cpu_scatter_rows (const T2iTensor * g, const T2iTensor * idx,
+    T2iTensor * out)
+{
+  gint64 N = g->shape[0], m = out->shape[1], rest = N ? g->numel / N : 0;
+  gsize es = t2i_dtype_size (g->dtype);
+  const gint32 *ix = idx->data;
+  for (gint64 n = 0; n < N; n++)
+    memcpy ((char *) out->data + (n * m + ix[n]) * rest * es,
+        (const char *) g->data + n * rest * es, rest * es);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_gather_rows (const T2iTensor * a, const T2iTensor * idx,
+    T2iTensor * out)
+{
+  gint64 N = a->shape[0], M = a->shape[1], rest = a->numel / MAX (N * M, 1);
+  gsize es = t2i_dtype_size (a->dtype);
+  const gint32 *ix = idx->data;
+  for (gint64 n = 0; n < N; n++)
+    memcpy ((char *) out->data + n * rest * es,
+        (const char *) a->data + (n * M + ix[n]) * rest * es, rest * es);
+  return TRUE;
+}
+
 /* zeros [N, @m, ...rest] with g[n] placed at (n, idx[n]) */
 static T2iTensor *
 scatter_rows (T2iTensor * g, T2iTensor * idx, gint64 m)
@@ -676,13 +765,9 @@ scatter_rows (T2iTensor * g, T2iTensor * idx, gint64 m)
   sh[1] = m;
   for (gint d = 1; d < g->ndim; d++)
     sh[d + 1] = g->shape[d];
-  T2iTensor *out = t2i_tensor_zeros (g->dtype, g->ndim + 1, sh);
-  gint64 N = g->shape[0], rest = N ? g->numel / N : 0;
-  gsize es = t2i_dtype_size (g->dtype);
-  const gint32 *ix = idx->data;
-  for (gint64 n = 0; n < N; n++)
-    memcpy ((char *) out->data + (n * m + ix[n]) * rest * es,
-        (const char *) g->data + n * rest * es, rest * es);
+  T2iTensor *out = t2i_tensor_zeros_on (g->device, g->dtype, g->ndim + 1, sh);
+  if (out && !T2I_BACKEND (g)->scatter_rows (g, idx, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "gather_rows_backward",
       scatter_rows_backward, g);
   if (node)
@@ -707,23 +792,21 @@ t2i_gather_rows (T2iTensor * a, T2iTensor * idx)
         "and %s", sa, si);
     return NULL;
   }
-  gint64 N = a->shape[0], M = a->shape[1], rest = a->numel / MAX (N * M, 1);
-  const gint32 *ix = idx->data;
-  for (gint64 n = 0; n < N; n++)
-    if (ix[n] < 0 || ix[n] >= M) {
-      g_critical ("t2i_gather_rows: idx[%" G_GINT64_FORMAT "] = %d out of "
-          "range [0, %" G_GINT64_FORMAT ")", n, ix[n], M);
-      return NULL;
-    }
+  T2I_CHECK_SAME_DEVICE (a, idx, NULL);
+  gint64 N = a->shape[0], M = a->shape[1], bad_pos;
+  gint32 bad;
+  if (!T2I_BACKEND (a)->index_check (idx, M, &bad_pos, &bad)) {
+    g_critical ("t2i_gather_rows: idx[%" G_GINT64_FORMAT "] = %d out of "
+        "range [0, %" G_GINT64_FORMAT ")", bad_pos, bad, M);
+    return NULL;
+  }
   gint64 sh[T2I_MAX_DIMS];
   sh[0] = N;
   for (gint d = 2; d < a->ndim; d++)
     sh[d - 1] = a->shape[d];
-  T2iTensor *out = t2i_tensor_new (a->dtype, a->ndim - 1, sh);
-  gsize es = t2i_dtype_size (a->dtype);
-  for (gint64 n = 0; n < N; n++)
-    memcpy ((char *) out->data + n * rest * es,
-        (const char *) a->data + (n * M + ix[n]) * rest * es, rest * es);
+  T2iTensor *out = t2i_ops_new_shape (a, a->ndim - 1, sh);
+  if (out && !T2I_BACKEND (a)->gather_rows (a, idx, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "gather_rows", gather_rows_backward, a);
   if (node)
     t2i_node_save (node, 0, idx);
@@ -743,6 +826,27 @@ pad2d_backward (T2iNode * node, T2iTensor * g, T2iTensor ** gin)
   g_autoptr (T2iTensor) rows = t2i_slice (g, nd - 2, top,
       top + a->shape[nd - 2]);
   gin[0] = t2i_slice (rows, nd - 1, left, left + a->shape[nd - 1]);
+}
+
+/* @a into the window at (@top, @left) of the last two dims of @out */
+gboolean
+t2i_cpu_pad2d (const T2iTensor * a, gint top, gint left, T2iTensor * out)
+{
+  gint nd = a->ndim;
+  gint64 H = a->shape[nd - 2], W = a->shape[nd - 1];
+  gint64 OH = out->shape[nd - 2], OW = out->shape[nd - 1];
+  gint64 planes = (H * W) != 0 ? a->numel / (H * W) : 0;
+  gsize es = t2i_dtype_size (a->dtype);
+  gint64 rows = planes * H;
+  const char *src = a->data;
+  char *dst = out->data;
+#pragma omp parallel for if (a->numel >= T2I_OPS_PARALLEL_THRESHOLD && rows > 1)
+  for (gint64 r = 0; r < rows; r++) {
+    gint64 p = r / H, h = r % H;
+    memcpy (dst + ((p * OH + h + top) * OW + left) * es,
+        src + r * W * es, W * es);
+  }
+  return TRUE;
 }
 
 /**
@@ -766,18 +870,9 @@ t2i_pad2d (T2iTensor * a, gint top, gint bottom, gint left, gint right,
   gint64 OH = H + top + bottom, OW = W + left + right;
   sh[nd - 2] = OH;
   sh[nd - 1] = OW;
-  T2iTensor *out = t2i_tensor_full (a->dtype, nd, sh, value);
-  gint64 planes = (H * W) != 0 ? a->numel / (H * W) : 0;
-  gsize es = t2i_dtype_size (a->dtype);
-  gint64 rows = planes * H;
-  const char *src = a->data;
-  char *dst = out->data;
-#pragma omp parallel for if (a->numel >= T2I_OPS_PARALLEL_THRESHOLD && rows > 1)
-  for (gint64 r = 0; r < rows; r++) {
-    gint64 p = r / H, h = r % H;
-    memcpy (dst + ((p * OH + h + top) * OW + left) * es,
-        src + r * W * es, W * es);
-  }
+  T2iTensor *out = t2i_tensor_full_on (a->device, a->dtype, nd, sh, value);
+  if (out && !T2I_BACKEND (a)->pad2d (a, top, left, out))
+    g_clear_pointer (&out, t2i_tensor_unref);
   T2iNode *node = T2I_RECORD (out, "pad2d", pad2d_backward, a);
   if (node) {
     node->i[0] = top;

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/optim.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -109,7 +110,7 @@ shadow_of (T2iEma * ema, T2iParam * p)
 
   if (s == NULL || s->value->dtype != p->value->dtype
       || !t2i_tensor_same_shape (s->value, p->value)
-      || s->value->device != T2I_DEVICE_CPU || p->value->device != T2I_DEVICE_CPU) {
+      || s->value->device != p->value->device) {
     g_critical ("EMA '%s': shadow of %s does not match the parameter; skipped",
         t2i_param_group_get_name (ema->shadow), p->name);
     return NULL;
@@ -121,6 +122,47 @@ static gsize
 value_bytes (const T2iTensor * t)
 {
   return (gsize) t->numel * t2i_dtype_size (t->dtype);
+}
+
+/* ---- the CPU table's entries ---- */
+
+gboolean
+t2i_cpu_ema_step (T2iTensor * shadow, const T2iTensor * live, double decay)
+{
+  const gint64 n = live->numel;
+  if (live->dtype == T2I_F32) {
+    float *restrict sd = shadow->data;
+    const float *restrict pd = live->data;
+    const float d = (float) decay, one_m_d = (float) (1.0 - decay);
+
+#pragma omp parallel for simd if (n >= PAR_ELEMS)
+    for (gint64 j = 0; j < n; j++)
+      sd[j] = sd[j] * d + one_m_d * pd[j];
+  } else {
+    double *restrict sd = shadow->data;
+    const double *restrict pd = live->data;
+
+#pragma omp parallel for simd if (n >= PAR_ELEMS)
+    for (gint64 j = 0; j < n; j++)
+      sd[j] = sd[j] * decay + (1.0 - decay) * pd[j];
+  }
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_swap (T2iTensor * at, T2iTensor * bt)
+{
+  const gsize nbytes = value_bytes (at);
+  guint8 *restrict a = at->data;
+  guint8 *restrict b = bt->data;
+
+#pragma omp parallel for simd if (nbytes >= PAR_ELEMS * 4)
+  for (gsize j = 0; j < nbytes; j++) {
+    guint8 t = a[j];
+    a[j] = b[j];
+    b[j] = t;
+  }
+  return TRUE;
 }
 
 void
@@ -135,24 +177,10 @@ t2i_ema_update_with_decay (T2iEma * ema, double decay)
 
     if (s == NULL || n == 0)
       continue;
-    if (!p->trainable) {
-      memcpy (s->value->data, p->value->data, value_bytes (p->value));
-    } else if (p->value->dtype == T2I_F32) {
-      float *restrict sd = s->value->data;
-      const float *restrict pd = p->value->data;
-      const float d = (float) decay, one_m_d = (float) (1.0 - decay);
-
-#pragma omp parallel for simd if (n >= PAR_ELEMS)
-      for (gint64 j = 0; j < n; j++)
-        sd[j] = sd[j] * d + one_m_d * pd[j];
-    } else {
-      double *restrict sd = s->value->data;
-      const double *restrict pd = p->value->data;
-
-#pragma omp parallel for simd if (n >= PAR_ELEMS)
-      for (gint64 j = 0; j < n; j++)
-        sd[j] = sd[j] * decay + (1.0 - decay) * pd[j];
-    }
+    if (!p->trainable)
+      T2I_BACKEND (s->value)->copy (s->value, p->value);
+    else
+      T2I_BACKEND (s->value)->ema_step (s->value, p->value, decay);
   }
   ema->n_updates++;
 }
@@ -181,7 +209,7 @@ t2i_ema_copy_to (T2iEma * ema)
     T2iParam *s = shadow_of (ema, p);
 
     if (s && p->value->numel > 0)
-      memcpy (p->value->data, s->value->data, value_bytes (p->value));
+      T2I_BACKEND (p->value)->copy (p->value, s->value);
   }
 }
 
@@ -197,15 +225,7 @@ t2i_ema_swap (T2iEma * ema)
 
     if (s == NULL || (nbytes = value_bytes (p->value)) == 0)
       continue;
-    guint8 *restrict a = p->value->data;
-    guint8 *restrict b = s->value->data;
-
-#pragma omp parallel for simd if (nbytes >= PAR_ELEMS * 4)
-    for (gsize j = 0; j < nbytes; j++) {
-      guint8 t = a[j];
-      a[j] = b[j];
-      b[j] = t;
-    }
+    T2I_BACKEND (p->value)->swap (p->value, s->value);
   }
 }
 

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/params.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 
@@ -40,22 +41,14 @@ t2i_init_compute_fans (const T2iTensor * t, gint64 * fan_in, gint64 * fan_out)
     *fan_out = t->shape[0] * receptive;
 }
 
-static gboolean
-check_tensor (const T2iTensor * t, const char *func)
-{
-  if (t->device != T2I_DEVICE_CPU) {
-    g_critical ("%s: only CPU tensors are supported", func);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 void
 t2i_init_constant (T2iTensor * t, double value)
 {
   g_return_if_fail (t != NULL);
-  if (!check_tensor (t, G_STRFUNC))
+  if (t->device != T2I_DEVICE_CPU) {
+    T2I_BACKEND (t)->fill (t, value);
     return;
+  }
   switch (t->dtype) {
     case T2I_F32:{
       float *d = t->data, v = (float) value;

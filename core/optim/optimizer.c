@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/optim.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -153,67 +154,58 @@ t2i_optimizer_zero_grad (T2iOptimizer * opt)
   t2i_param_group_zero_grad (opt->group);
 }
 
-/* ---- update kernels (f32) ---- */
+/* ---- update kernels (f32): the CPU table's entries ---- */
 
-static void
-sgd_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
+gboolean
+t2i_cpu_sgd_step (T2iTensor * value, const T2iTensor * grad, T2iTensor * buf,
+    const T2iSgdArgs * a)
 {
   float *restrict p = value->data;
-  const float *restrict g = value->grad->data;
+  const float *restrict g = grad->data;
   const gint64 n = value->numel;
-  const float lr = (float) c->lr, wd = (float) c->weight_decay;
-  const float mom = (float) c->momentum, damp1 = (float) (1.0 - c->dampening);
+  const float lr = a->lr, wd = a->wd;
+  const float mom = a->mom, damp1 = a->damp1;
 
-  if (c->momentum == 0.0) {
+  if (!a->momentum) {
 #pragma omp parallel for simd if (n >= PAR_ELEMS)
     for (gint64 i = 0; i < n; i++) {
       float d = g[i] + wd * p[i];
       p[i] = p[i] + -lr * d;
     }
-    return;
+    return TRUE;
   }
 
-  gboolean first = s->buf1 == NULL;
-  if (first)
-    s->buf1 = t2i_tensor_new_like (value);
-  float *restrict b = s->buf1->data;
-  const gboolean nesterov = c->nesterov;
+  const gboolean first = a->first;
+  float *restrict b = buf->data;
+  const gboolean nesterov = a->nesterov;
 
 #pragma omp parallel for simd if (n >= PAR_ELEMS)
   for (gint64 i = 0; i < n; i++) {
     float d = g[i] + wd * p[i];
-    float buf = first ? d : b[i] * mom + damp1 * d;
+    float bf = first ? d : b[i] * mom + damp1 * d;
 
-    b[i] = buf;
-    d = nesterov ? d + mom * buf : buf;
+    b[i] = bf;
+    d = nesterov ? d + mom * bf : bf;
     p[i] = p[i] + -lr * d;
   }
+  return TRUE;
 }
 
-static void
-adam_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
+gboolean
+t2i_cpu_adam_step (T2iTensor * value, const T2iTensor * grad, T2iTensor * mt,
+    T2iTensor * vt, const T2iAdamArgs * a)
 {
   float *restrict p = value->data;
-  const float *restrict g = value->grad->data;
+  const float *restrict g = grad->data;
   const gint64 n = value->numel;
-
-  if (s->buf1 == NULL) {
-    s->buf1 = t2i_tensor_zeros_like (value);
-    s->buf2 = t2i_tensor_zeros_like (value);
-  }
-  float *restrict m = s->buf1->data;
-  float *restrict v = s->buf2->data;
-  const gboolean decoupled = c->kind == T2I_OPTIMIZER_ADAMW;
-  const double step = (double) s->step;
-  const double bc1 = 1.0 - pow (c->beta1, step);
-  const double bc2 = 1.0 - pow (c->beta2, step);
-  const float b1 = (float) c->beta1, one_m_b1 = (float) (1.0 - c->beta1);
-  const float b2 = (float) c->beta2, one_m_b2 = (float) (1.0 - c->beta2);
-  const float l2 = decoupled ? 0.0f : (float) c->weight_decay;
-  const float shrink = (float) (1.0 - c->lr * c->weight_decay);
-  const float neg_step_size = (float) (-(c->lr / bc1));
-  const float bc2_sqrt = (float) sqrt (bc2);
-  const float eps = (float) c->eps;
+  float *restrict m = mt->data;
+  float *restrict v = vt->data;
+  const gboolean decoupled = a->decoupled;
+  const float b1 = a->b1, one_m_b1 = a->one_m_b1;
+  const float b2 = a->b2, one_m_b2 = a->one_m_b2;
+  const float l2 = a->l2, shrink = a->shrink;
+  const float neg_step_size = a->neg_step_size, bc2_sqrt = a->bc2_sqrt;
+  const float eps = a->eps;
 
 #pragma omp parallel for simd if (n >= PAR_ELEMS)
   for (gint64 i = 0; i < n; i++) {
@@ -230,6 +222,59 @@ adam_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
     v[i] = vi;
     p[i] = pi + neg_step_size * (mi / denom);
   }
+  return TRUE;
+}
+
+static void
+sgd_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
+{
+  T2iSgdArgs a = {
+    .lr = (float) c->lr,
+    .wd = (float) c->weight_decay,
+    .mom = (float) c->momentum,
+    .damp1 = (float) (1.0 - c->dampening),
+    .momentum = c->momentum != 0.0,
+    .nesterov = c->nesterov,
+  };
+
+  if (a.momentum) {
+    a.first = s->buf1 == NULL;
+    if (a.first)
+      s->buf1 = t2i_tensor_new_like (value);
+  }
+  if (s->buf1)
+    t2i_tensor_move_to_device (s->buf1, value->device, NULL);
+  T2I_BACKEND (value)->sgd_step (value, value->grad, s->buf1, &a);
+}
+
+static void
+adam_update (const T2iOptimizerConfig * c, ParamState * s, T2iTensor * value)
+{
+  if (s->buf1 == NULL) {
+    s->buf1 = t2i_tensor_zeros_like (value);
+    s->buf2 = t2i_tensor_zeros_like (value);
+  }
+  const gboolean decoupled = c->kind == T2I_OPTIMIZER_ADAMW;
+  const double step = (double) s->step;
+  const double bc1 = 1.0 - pow (c->beta1, step);
+  const double bc2 = 1.0 - pow (c->beta2, step);
+  const T2iAdamArgs a = {
+    .b1 = (float) c->beta1,
+    .one_m_b1 = (float) (1.0 - c->beta1),
+    .b2 = (float) c->beta2,
+    .one_m_b2 = (float) (1.0 - c->beta2),
+    .l2 = decoupled ? 0.0f : (float) c->weight_decay,
+    .shrink = (float) (1.0 - c->lr * c->weight_decay),
+    .neg_step_size = (float) (-(c->lr / bc1)),
+    .bc2_sqrt = (float) sqrt (bc2),
+    .eps = (float) c->eps,
+    .decoupled = decoupled,
+  };
+
+  /* state loaded from a file sits next to its parameter */
+  t2i_tensor_move_to_device (s->buf1, value->device, NULL);
+  t2i_tensor_move_to_device (s->buf2, value->device, NULL);
+  T2I_BACKEND (value)->adam_step (value, value->grad, s->buf1, s->buf2, &a);
 }
 
 void
@@ -248,10 +293,10 @@ t2i_optimizer_step (T2iOptimizer * opt)
     if (!p->trainable || g == NULL)
       continue;
     if (v->dtype != T2I_F32 || g->dtype != T2I_F32 || g->numel != v->numel
-        || v->device != T2I_DEVICE_CPU || g->device != T2I_DEVICE_CPU) {
-      g_critical ("optimizer for '%s': parameter %s needs an f32 CPU value and a "
-          "gradient of the same size; skipped", t2i_param_group_get_name (group),
-          p->name);
+        || v->device != g->device) {
+      g_critical ("optimizer for '%s': parameter %s needs an f32 value and a "
+          "gradient of the same size on its device; skipped",
+          t2i_param_group_get_name (group), p->name);
       continue;
     }
     s = g_hash_table_lookup (opt->state, p->local_name);
@@ -414,6 +459,9 @@ t2i_optimizer_load_state (T2iOptimizer * opt, T2iSafetensors * st, GError ** err
         g_clear_pointer (&t, t2i_tensor_unref);
       }
       g_free (key);
+      /* next to its parameter */
+      if (t && !t2i_tensor_move_to_device (t, p->value->device, error))
+        g_clear_pointer (&t, t2i_tensor_unref);
       if (t == NULL) {
         param_state_free (s);
         goto out;
@@ -450,8 +498,8 @@ out:
 
 /* ---- gradient clipping ---- */
 
-static double
-grad_sq_sum (const T2iTensor * g)
+double
+t2i_cpu_sq_sum (const T2iTensor * g)
 {
   double acc = 0.0;
   gint64 n = g->numel;
@@ -473,7 +521,7 @@ grad_sq_sum (const T2iTensor * g)
 static gboolean
 grad_usable (T2iTensor * t)
 {
-  return t != NULL && t->grad != NULL && t->grad->device == T2I_DEVICE_CPU
+  return t != NULL && t->grad != NULL
       && (t->grad->dtype == T2I_F32 || t->grad->dtype == T2I_F64);
 }
 
@@ -485,12 +533,12 @@ t2i_grad_norm (T2iTensor * const *params, guint n)
 
   for (guint i = 0; i < n; i++)
     if (grad_usable (params[i]))
-      total += grad_sq_sum (params[i]->grad);
+      total += T2I_BACKEND (params[i]->grad)->sq_sum (params[i]->grad);
   return sqrt (total);
 }
 
-static void
-grad_scale (T2iTensor * g, double coef)
+gboolean
+t2i_cpu_scale (T2iTensor * g, double coef)
 {
   gint64 n = g->numel;
 
@@ -505,6 +553,7 @@ grad_scale (T2iTensor * g, double coef)
     for (gint64 i = 0; i < n; i++)
       d[i] *= coef;
   }
+  return TRUE;
 }
 
 double
@@ -519,7 +568,7 @@ t2i_clip_grad_norm (T2iTensor * const *params, guint n, double max_norm)
   if (coef < 1.0 || isnan (coef))
     for (guint i = 0; i < n; i++)
       if (grad_usable (params[i]))
-        grad_scale (params[i]->grad, coef);
+        T2I_BACKEND (params[i]->grad)->scale (params[i]->grad, coef);
   return norm;
 }
 

@@ -198,6 +198,21 @@ t2i_param_group_set_trainable (T2iParamGroup * group, gboolean trainable)
         trainable);
 }
 
+gboolean
+t2i_param_group_to_device (T2iParamGroup * group, T2iDevice device,
+    GError ** error)
+{
+  g_return_val_if_fail (group != NULL, FALSE);
+  for (guint i = 0; i < group->params->len; i++) {
+    T2iParam *p = g_ptr_array_index (group->params, i);
+    if (!t2i_tensor_move_to_device (p->value, device, error)) {
+      g_prefix_error (error, "%s: ", p->name);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 void
 t2i_param_group_zero_grad (T2iParamGroup * group)
 {
@@ -307,10 +322,11 @@ copy_into (T2iParam * p, T2iTensor * src)
 
   if (conv == NULL)
     return FALSE;
+  gboolean ok = TRUE;
   if (conv->nbytes > 0)
-    memcpy (p->value->data, conv->data, (gsize) conv->numel * t2i_dtype_size (conv->dtype));
+    ok = t2i_tensor_copy_into (p->value, conv, NULL);
   t2i_tensor_unref (conv);
-  return TRUE;
+  return ok;
 }
 
 gboolean
@@ -345,13 +361,11 @@ t2i_param_group_load (T2iParamGroup * group, T2iSafetensors * st, const char *pr
     }
     if (ndim != p->value->ndim
         || memcmp (shape, p->value->shape, sizeof (gint64) * (gsize) ndim) != 0
-        || !dtype_class_compatible (dtype, p->value->dtype)
-        || p->value->device != T2I_DEVICE_CPU) {
+        || !dtype_class_compatible (dtype, p->value->dtype)) {
       char *fs = t2i_shape_to_string (ndim, shape);
       char *ps = t2i_shape_to_string (p->value->ndim, p->value->shape);
-      char *item = g_strdup_printf ("%s (file %s %s, parameter %s %s%s)", keys[i], fdt,
-          fs, t2i_dtype_name (p->value->dtype), ps,
-          p->value->device != T2I_DEVICE_CPU ? " not on the CPU" : "");
+      char *item = g_strdup_printf ("%s (file %s %s, parameter %s %s)", keys[i], fdt,
+          fs, t2i_dtype_name (p->value->dtype), ps);
 
       name_list_add (&mismatched, item);
       g_free (item);

@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/rng.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -586,12 +587,8 @@ t2i_rng_categorical (T2iRng * rng, const float *p, gint64 rows, gint64 cols,
 /* ---- tensors ---- */
 
 static gboolean
-check_float_cpu (const T2iTensor * t, const char *what)
+check_float (const T2iTensor * t, const char *what)
 {
-  if (t->device != T2I_DEVICE_CPU) {
-    g_critical ("%s: only CPU tensors are supported", what);
-    return FALSE;
-  }
   if (t->dtype != T2I_F32 && t->dtype != T2I_F64) {
     g_critical ("%s: expected an f32 or f64 tensor, got %s", what,
         t2i_dtype_name (t->dtype));
@@ -600,68 +597,113 @@ check_float_cpu (const T2iTensor * t, const char *what)
   return TRUE;
 }
 
+/* The CPU table's fill entry */
+gboolean
+t2i_cpu_rng_fill (T2iRng * rng, T2iRngFill kind, T2iTensor * t, double a,
+    double b)
+{
+  const gboolean f32 = t->dtype == T2I_F32;
+  switch (kind) {
+    case T2I_RNG_UNIFORM:
+      if (f32)
+        t2i_rng_uniform_f32 (rng, t->data, (gsize) t->numel, a, b);
+      else
+        t2i_rng_uniform_f64 (rng, t->data, (gsize) t->numel, a, b);
+      break;
+    case T2I_RNG_NORMAL:
+      if (f32)
+        t2i_rng_normal_f32 (rng, t->data, (gsize) t->numel, a, b);
+      else
+        t2i_rng_normal_f64 (rng, t->data, (gsize) t->numel, a, b);
+      break;
+    case T2I_RNG_GUMBEL:
+      if (f32)
+        t2i_rng_gumbel_f32 (rng, t->data, (gsize) t->numel);
+      else
+        t2i_rng_gumbel_f64 (rng, t->data, (gsize) t->numel);
+      break;
+    case T2I_RNG_BERNOULLI:
+      switch (t->dtype) {
+        case T2I_F32:
+          t2i_rng_bernoulli_f32 (rng, t->data, (gsize) t->numel, a);
+          break;
+        case T2I_U8:
+          t2i_rng_bernoulli_u8 (rng, t->data, (gsize) t->numel, a);
+          break;
+        case T2I_F64:{
+          /* same draws as f32: one word per value */
+          float *tmp = g_new (float, MAX (t->numel, 1));
+          double *d = t->data;
+
+          t2i_rng_bernoulli_f32 (rng, tmp, (gsize) t->numel, a);
+          for (gint64 i = 0; i < t->numel; i++)
+            d[i] = tmp[i];
+          g_free (tmp);
+          break;
+        }
+        default:
+          g_critical ("t2i_rng_fill_bernoulli: unsupported dtype %s",
+              t2i_dtype_name (t->dtype));
+          return FALSE;
+      }
+      break;
+  }
+  return TRUE;
+}
+
 void
 t2i_rng_fill_uniform (T2iRng * rng, T2iTensor * t, double low, double high)
 {
   g_return_if_fail (rng != NULL && t != NULL);
-  if (!check_float_cpu (t, G_STRFUNC))
-    return;
-  if (t->dtype == T2I_F32)
-    t2i_rng_uniform_f32 (rng, t->data, (gsize) t->numel, low, high);
-  else
-    t2i_rng_uniform_f64 (rng, t->data, (gsize) t->numel, low, high);
+  if (check_float (t, G_STRFUNC))
+    T2I_BACKEND (t)->rng_fill (rng, T2I_RNG_UNIFORM, t, low, high);
 }
 
 void
 t2i_rng_fill_normal (T2iRng * rng, T2iTensor * t, double mean, double std)
 {
   g_return_if_fail (rng != NULL && t != NULL);
-  if (!check_float_cpu (t, G_STRFUNC))
-    return;
-  if (t->dtype == T2I_F32)
-    t2i_rng_normal_f32 (rng, t->data, (gsize) t->numel, mean, std);
-  else
-    t2i_rng_normal_f64 (rng, t->data, (gsize) t->numel, mean, std);
+  if (check_float (t, G_STRFUNC))
+    T2I_BACKEND (t)->rng_fill (rng, T2I_RNG_NORMAL, t, mean, std);
 }
 
 void
 t2i_rng_fill_gumbel (T2iRng * rng, T2iTensor * t)
 {
   g_return_if_fail (rng != NULL && t != NULL);
-  if (!check_float_cpu (t, G_STRFUNC))
-    return;
-  if (t->dtype == T2I_F32)
-    t2i_rng_gumbel_f32 (rng, t->data, (gsize) t->numel);
-  else
-    t2i_rng_gumbel_f64 (rng, t->data, (gsize) t->numel);
+  if (check_float (t, G_STRFUNC))
+    T2I_BACKEND (t)->rng_fill (rng, T2I_RNG_GUMBEL, t, 0, 0);
 }
 
 void
 t2i_rng_fill_bernoulli (T2iRng * rng, T2iTensor * t, double p)
 {
   g_return_if_fail (rng != NULL && t != NULL);
-  g_return_if_fail (t->device == T2I_DEVICE_CPU);
-  switch (t->dtype) {
-    case T2I_F32:
-      t2i_rng_bernoulli_f32 (rng, t->data, (gsize) t->numel, p);
-      break;
-    case T2I_U8:
-      t2i_rng_bernoulli_u8 (rng, t->data, (gsize) t->numel, p);
-      break;
-    case T2I_F64:{
-      /* same draws as f32: one word per value */
-      float *tmp = g_new (float, MAX (t->numel, 1));
-      double *d = t->data;
+  T2I_BACKEND (t)->rng_fill (rng, T2I_RNG_BERNOULLI, t, p, 0);
+}
 
-      t2i_rng_bernoulli_f32 (rng, tmp, (gsize) t->numel, p);
-      for (gint64 i = 0; i < t->numel; i++)
-        d[i] = tmp[i];
-      g_free (tmp);
-      break;
-    }
-    default:
-      g_critical ("%s: unsupported dtype %s", G_STRFUNC, t2i_dtype_name (t->dtype));
-  }
+T2iTensor *
+t2i_rng_rand_on (T2iRng * rng, T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape)
+{
+  g_return_val_if_fail (dtype == T2I_F32 || dtype == T2I_F64, NULL);
+  T2iTensor *t = t2i_tensor_new_on (device, dtype, ndim, shape);
+
+  if (t)
+    t2i_rng_fill_uniform (rng, t, 0.0, 1.0);
+  return t;
+}
+
+T2iTensor *
+t2i_rng_randn_on (T2iRng * rng, T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape)
+{
+  g_return_val_if_fail (dtype == T2I_F32 || dtype == T2I_F64, NULL);
+  T2iTensor *t = t2i_tensor_new_on (device, dtype, ndim, shape);
+
+  if (t)
+    t2i_rng_fill_normal (rng, t, 0.0, 1.0);
+  return t;
 }
 
 T2iTensor *
@@ -719,7 +761,13 @@ T2iTensor *
 t2i_rng_multinomial (T2iRng * rng, T2iTensor * p, gboolean logits)
 {
   g_return_val_if_fail (rng != NULL && p != NULL, NULL);
-  g_return_val_if_fail (p->device == T2I_DEVICE_CPU, NULL);
+  if (p->device != T2I_DEVICE_CPU) {
+    /* inverse-CDF sampling is a host loop: the weights come over, the
+     * picks go back */
+    g_autoptr (T2iTensor) ph = t2i_tensor_to_device (p, T2I_DEVICE_CPU, NULL);
+    g_autoptr (T2iTensor) r = ph ? t2i_rng_multinomial (rng, ph, logits) : NULL;
+    return r ? t2i_tensor_to_device (r, p->device, NULL) : NULL;
+  }
   g_return_val_if_fail (p->ndim == 1 || p->ndim == 2, NULL);
   g_return_val_if_fail (p->dtype == T2I_F32 || p->dtype == T2I_F64, NULL);
   gint64 cols = p->shape[p->ndim - 1];

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/tensor.h"
+#include "../backend/backend.h"
 #include "t2i/ops.h"
 #include "tensor-private.h"
 
@@ -120,18 +121,7 @@ t2i_node_attach (T2iNode * node, T2iTensor * out)
 static void
 add_into (T2iTensor * dst, const T2iTensor * src)
 {
-  if (dst->dtype == T2I_F32) {
-    float *d = dst->data;
-    const float *s = src->data;
-#pragma omp parallel for simd if (dst->numel > 65536)
-    for (gint64 i = 0; i < dst->numel; i++)
-      d[i] += s[i];
-  } else {
-    double *d = dst->data;
-    const double *s = src->data;
-    for (gint64 i = 0; i < dst->numel; i++)
-      d[i] += s[i];
-  }
+  T2I_BACKEND (dst)->accumulate (dst, src);
 }
 
 /* takes ownership of @g */
@@ -232,7 +222,8 @@ run_backward (T2iTensor * out, T2iTensor * grad_out, GHashTable * targets,
   if (g_hash_table_contains (reach, out)) {
     gboolean prev = t2i_set_grad_enabled (create_graph);
     T2iTensor *seed = grad_out ? t2i_tensor_ref (grad_out)
-        : t2i_tensor_full (out->dtype, out->ndim, out->shape, 1.0);
+        : t2i_tensor_full_on (out->device, out->dtype, out->ndim, out->shape,
+        1.0);
     g_hash_table_insert (grads, out, seed);
 
     for (gint k = (gint) order->len - 1; k >= 0; k--) {

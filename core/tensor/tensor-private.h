@@ -16,16 +16,7 @@ typedef struct
 /* a tensor header over @s (takes the storage's reference) */
 T2iTensor *t2i_tensor_new_with_storage (T2iDType dtype, gint ndim,
     const gint64 * shape, Storage * s);
-void t2i_device_free (Storage * s);
-
 /* TRUE when nothing else can see @t's data: one reference to the tensor,
  * one to its storage, no graph (safe to update in place) */
 gboolean t2i_tensor_is_exclusive (T2iTensor * t);
 
-/* CUDA forward implementations of the ops the device backend has (f32,
- * no autograd); the ops call them when an input lives on the device.
- * Shapes: add/mul same shape; matmul 2-D. */
-T2iTensor *t2i_cuda_op_add (T2iTensor * a, T2iTensor * b);
-T2iTensor *t2i_cuda_op_mul (T2iTensor * a, T2iTensor * b);
-T2iTensor *t2i_cuda_op_relu (T2iTensor * a);
-T2iTensor *t2i_cuda_op_matmul (T2iTensor * a, T2iTensor * b);

@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/tensor.h"
+#include "../backend/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -30,7 +31,7 @@ storage_unref (Storage * s)
     if (s->device == T2I_DEVICE_CPU)
       t2i_free (s->block);
     else
-      t2i_device_free (s);
+      t2i_backends[s->device]->release (s);
     g_free (s);
   }
 }
@@ -119,6 +120,30 @@ t2i_tensor_new (T2iDType dtype, gint ndim, const gint64 * shape)
 }
 
 T2iTensor *
+t2i_tensor_new_on (T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape)
+{
+  if (device == T2I_DEVICE_CPU)
+    return t2i_tensor_new (dtype, ndim, shape);
+  g_return_val_if_fail ((guint) device < T2I_N_DEVICES, NULL);
+  T2iTensor *t = tensor_header (dtype, ndim, shape);
+  g_return_val_if_fail (t != NULL, NULL);
+  Storage *s = g_new0 (Storage, 1);
+  s->ref_count = 1;
+  s->device = device;
+  s->nbytes = t->nbytes;
+  if (!t2i_backends[device]->alloc (s)) {
+    g_free (s);
+    g_free (t);
+    return NULL;
+  }
+  t->storage = s;
+  t->data = s->data;
+  t->device = device;
+  return t;
+}
+
+T2iTensor *
 t2i_tensor_zeros (T2iDType dtype, gint ndim, const gint64 * shape)
 {
   T2iTensor *t = t2i_tensor_new (dtype, ndim, shape);
@@ -130,36 +155,39 @@ T2iTensor *
 t2i_tensor_full (T2iDType dtype, gint ndim, const gint64 * shape, double value)
 {
   T2iTensor *t = t2i_tensor_new (dtype, ndim, shape);
-  switch (dtype) {
-    case T2I_F32:{
-      float *d = t->data, v = (float) value;
-      for (gint64 i = 0; i < t->numel; i++)
-        d[i] = v;
-      break;
-    }
-    case T2I_F64:{
-      double *d = t->data;
-      for (gint64 i = 0; i < t->numel; i++)
-        d[i] = value;
-      break;
-    }
-    default:
-      for (gint64 i = 0; i < t->numel; i++)
-        t2i_tensor_set (t, i, value);
-  }
+  t2i_cpu_fill (t, value);
+  return t;
+}
+
+T2iTensor *
+t2i_tensor_zeros_on (T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape)
+{
+  if (device == T2I_DEVICE_CPU)
+    return t2i_tensor_zeros (dtype, ndim, shape);
+  return t2i_tensor_full_on (device, dtype, ndim, shape, 0.0);
+}
+
+T2iTensor *
+t2i_tensor_full_on (T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape, double value)
+{
+  T2iTensor *t = t2i_tensor_new_on (device, dtype, ndim, shape);
+  if (t && !T2I_BACKEND (t)->fill (t, value))
+    g_clear_pointer (&t, t2i_tensor_unref);
   return t;
 }
 
 T2iTensor *
 t2i_tensor_new_like (const T2iTensor * t)
 {
-  return t2i_tensor_new (t->dtype, t->ndim, t->shape);
+  return t2i_tensor_new_on (t->device, t->dtype, t->ndim, t->shape);
 }
 
 T2iTensor *
 t2i_tensor_zeros_like (const T2iTensor * t)
 {
-  return t2i_tensor_zeros (t->dtype, t->ndim, t->shape);
+  return t2i_tensor_zeros_on (t->device, t->dtype, t->ndim, t->shape);
 }
 
 T2iTensor *
@@ -181,7 +209,12 @@ t2i_tensor_scalar (T2iDType dtype, double value)
 T2iTensor *
 t2i_tensor_copy (const T2iTensor * t)
 {
-  return t2i_tensor_from_data (t->dtype, t->ndim, t->shape, t->data);
+  if (t->device == T2I_DEVICE_CPU)
+    return t2i_tensor_from_data (t->dtype, t->ndim, t->shape, t->data);
+  T2iTensor *r = t2i_tensor_new_like (t);
+  if (r && !T2I_BACKEND (t)->copy (r, t))
+    g_clear_pointer (&r, t2i_tensor_unref);
+  return r;
 }
 
 T2iTensor *
@@ -189,13 +222,68 @@ t2i_tensor_to_dtype (const T2iTensor * t, T2iDType dtype)
 {
   if (dtype == t->dtype)
     return t2i_tensor_copy (t);
-  T2iTensor *r = t2i_tensor_new (dtype, t->ndim, t->shape);
-  if (t->dtype == T2I_F64 && dtype == T2I_F32) {
+  T2iTensor *r = t2i_tensor_new_on (t->device, dtype, t->ndim, t->shape);
+  if (r && !T2I_BACKEND (t)->convert (r, t))
+    g_clear_pointer (&r, t2i_tensor_unref);
+  return r;
+}
+
+/* ---- the CPU table's tensor entries ---- */
+
+gboolean
+t2i_cpu_alloc (Storage * s)
+{
+  s->data = t2i_alloc (s->nbytes ? s->nbytes : 1, &s->block);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_release (Storage * s)
+{
+  t2i_free (s->block);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_fill (T2iTensor * t, double value)
+{
+  switch (t->dtype) {
+    case T2I_F32:{
+      float *d = t->data, v = (float) value;
+      for (gint64 i = 0; i < t->numel; i++)
+        d[i] = v;
+      break;
+    }
+    case T2I_F64:{
+      double *d = t->data;
+      for (gint64 i = 0; i < t->numel; i++)
+        d[i] = value;
+      break;
+    }
+    default:
+      for (gint64 i = 0; i < t->numel; i++)
+        t2i_tensor_set (t, i, value);
+  }
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_copy (T2iTensor * dst, const T2iTensor * src)
+{
+  if (src->nbytes)
+    memcpy (dst->data, src->data, src->nbytes);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_convert (T2iTensor * r, const T2iTensor * t)
+{
+  if (t->dtype == T2I_F64 && r->dtype == T2I_F32) {
     const double *s = t->data;
     float *d = r->data;
     for (gint64 i = 0; i < t->numel; i++)
       d[i] = (float) s[i];
-  } else if (t->dtype == T2I_F32 && dtype == T2I_F64) {
+  } else if (t->dtype == T2I_F32 && r->dtype == T2I_F64) {
     const float *s = t->data;
     double *d = r->data;
     for (gint64 i = 0; i < t->numel; i++)
@@ -204,7 +292,39 @@ t2i_tensor_to_dtype (const T2iTensor * t, T2iDType dtype)
     for (gint64 i = 0; i < t->numel; i++)
       t2i_tensor_set (r, i, t2i_tensor_get (t, i));
   }
-  return r;
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_read (const T2iTensor * t, gsize offset, gsize nbytes, gpointer host)
+{
+  memcpy (host, (const char *) t->data + offset, nbytes);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_write (T2iTensor * t, gsize offset, gsize nbytes, gconstpointer host)
+{
+  memcpy ((char *) t->data + offset, host, nbytes);
+  return TRUE;
+}
+
+gboolean
+t2i_cpu_accumulate (T2iTensor * dst, const T2iTensor * src)
+{
+  if (dst->dtype == T2I_F32) {
+    float *d = dst->data;
+    const float *s = src->data;
+#pragma omp parallel for simd if (dst->numel > 65536)
+    for (gint64 i = 0; i < dst->numel; i++)
+      d[i] += s[i];
+  } else {
+    double *d = dst->data;
+    const double *s = src->data;
+    for (gint64 i = 0; i < dst->numel; i++)
+      d[i] += s[i];
+  }
+  return TRUE;
 }
 
 T2iTensor *
@@ -251,15 +371,81 @@ t2i_tensor_alias (T2iTensor * t, gint ndim, const gint64 * shape)
   return a;
 }
 
+gboolean
+t2i_tensor_move_to_device (T2iTensor * t, T2iDevice device, GError ** error)
+{
+  g_return_val_if_fail (t != NULL, FALSE);
+  if (t->grad && !t2i_tensor_move_to_device (t->grad, device, error))
+    return FALSE;
+  if (t->device == device)
+    return TRUE;
+  T2iTensor *copy = t2i_tensor_to_device (t, device, error);
+  if (!copy)
+    return FALSE;
+  Storage *old = t->storage, *s = copy->storage;
+  g_atomic_int_inc (&s->ref_count);
+  t->storage = s;
+  t->data = s->data;
+  t->device = device;
+  t2i_tensor_unref (copy);
+  storage_unref (old);
+  return TRUE;
+}
+
 T2iTensor *
 t2i_detach (T2iTensor * t)
 {
   return t2i_tensor_alias (t, t->ndim, t->shape);
 }
 
+/* one element of a tensor on another device, read through its table */
+static double
+device_get (const T2iTensor * t, gint64 i)
+{
+  union { float f; double d; gint32 i; guint8 u; } v;
+  gsize es = t2i_dtype_size (t->dtype);
+  if (!T2I_BACKEND (t)->read (t, (gsize) i * es, es, &v))
+    return NAN;
+  switch (t->dtype) {
+    case T2I_F32:
+      return v.f;
+    case T2I_F64:
+      return v.d;
+    case T2I_I32:
+      return v.i;
+    case T2I_U8:
+      return v.u;
+  }
+  return NAN;
+}
+
+static void
+device_set (T2iTensor * t, gint64 i, double value)
+{
+  union { float f; double d; gint32 i; guint8 u; } v;
+  gsize es = t2i_dtype_size (t->dtype);
+  switch (t->dtype) {
+    case T2I_F32:
+      v.f = (float) value;
+      break;
+    case T2I_F64:
+      v.d = value;
+      break;
+    case T2I_I32:
+      v.i = (gint32) value;
+      break;
+    case T2I_U8:
+      v.u = (guint8) CLAMP (value, 0, 255);
+      break;
+  }
+  T2I_BACKEND (t)->write (t, (gsize) i * es, es, &v);
+}
+
 double
 t2i_tensor_get (const T2iTensor * t, gint64 i)
 {
+  if (G_UNLIKELY (t->device != T2I_DEVICE_CPU))
+    return device_get (t, i);
   switch (t->dtype) {
     case T2I_F32:
       return ((const float *) t->data)[i];
@@ -276,6 +462,10 @@ t2i_tensor_get (const T2iTensor * t, gint64 i)
 void
 t2i_tensor_set (T2iTensor * t, gint64 i, double v)
 {
+  if (G_UNLIKELY (t->device != T2I_DEVICE_CPU)) {
+    device_set (t, i, v);
+    return;
+  }
   switch (t->dtype) {
     case T2I_F32:
       ((float *) t->data)[i] = (float) v;

@@ -60,9 +60,11 @@ t2i_losses_clip (T2iTensor * image_emb, T2iTensor * text_emb,
     T2iTensor * scale_log)
 {
   const gint64 n = image_emb->shape[0];
-  g_autoptr (T2iTensor) labels = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
+  g_autoptr (T2iTensor) labels_h = t2i_tensor_new (T2I_I32, T2I_SHAPE (n));
   for (gint64 i = 0; i < n; i++)
-    t2i_tensor_i32 (labels)[i] = (gint32) i;
+    t2i_tensor_i32 (labels_h)[i] = (gint32) i;
+  g_autoptr (T2iTensor) labels = t2i_tensor_to_device (labels_h,
+      image_emb->device, NULL);
 
   g_autoptr (T2iTensor) in = t2i_l2_normalize (image_emb, 1, NORM_EPS);
   g_autoptr (T2iTensor) tn = t2i_l2_normalize (text_emb, 1, NORM_EPS);

@@ -135,14 +135,14 @@ t2i_losses_gan_g (T2iTensor * fake)
   return mean_softplus (fake, -1.0);
 }
 
-/* the n x n identity of @dtype */
+/* the n x n identity of @like's dtype, on its device */
 static T2iTensor *
-eye (T2iDType dtype, gint64 n)
+eye (const T2iTensor * like, gint64 n)
 {
-  T2iTensor *e = t2i_tensor_zeros (dtype, T2I_SHAPE (n, n));
+  g_autoptr (T2iTensor) e = t2i_tensor_zeros (like->dtype, T2I_SHAPE (n, n));
   for (gint64 i = 0; i < n; i++)
     t2i_tensor_set (e, i * n + i, 1.0);
-  return e;
+  return t2i_tensor_to_device (e, like->device, NULL);
 }
 
 T2iTensor *
@@ -159,7 +159,7 @@ t2i_losses_contrastive (T2iTensor * features, T2iTensor * cond, double tau,
       : t2i_tensor_ref (st);
   /* softmax over the images j for each condition i */
   g_autoptr (T2iTensor) ls = t2i_log_softmax (logits, 0);
-  g_autoptr (T2iTensor) id = eye (ls->dtype, n);
+  g_autoptr (T2iTensor) id = eye (ls, n);
   g_autoptr (T2iTensor) diag = t2i_mul (ls, id);
   g_autoptr (T2iTensor) sum = t2i_sum (diag, T2I_ALL_AXES, FALSE);
   if (official_exp) {

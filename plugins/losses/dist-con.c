@@ -69,9 +69,10 @@ t2i_losses_dist_con (T2iTensor * images, T2iTensor * texts, double tau,
   }
   /* -log(exp(l_ii) / sum_j sigma_ij exp(l_ij)) = lse_j(z_ij) - l_ii */
   g_autoptr (T2iTensor) lse = t2i_logsumexp (z, 1, FALSE);
-  g_autoptr (T2iTensor) eye = t2i_tensor_zeros (l->dtype, T2I_SHAPE (n, n));
+  g_autoptr (T2iTensor) eye_h = t2i_tensor_zeros (l->dtype, T2I_SHAPE (n, n));
   for (gint64 i = 0; i < n; i++)
-    t2i_tensor_set (eye, i * n + i, 1.0);
+    t2i_tensor_set (eye_h, i * n + i, 1.0);
+  g_autoptr (T2iTensor) eye = t2i_tensor_to_device (eye_h, l->device, NULL);
   g_autoptr (T2iTensor) ld = t2i_mul (l, eye);
   g_autoptr (T2iTensor) diag = t2i_sum (ld, 1, FALSE);
   g_autoptr (T2iTensor) per = t2i_sub (lse, diag);

@@ -108,8 +108,12 @@ compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
   const gint T = t2i_config_int (c, "timesteps");
   const gint64 n = logits->shape[0], K = logits->shape[1],
       L = logits->shape[2];
+  /* the steps decide weights: read on the host */
+  g_autoptr (T2iTensor) th = t2i_tensor_to_device (t, T2I_DEVICE_CPU, error);
+  if (!th)
+    return NULL;
   for (gint64 i = 0; i < n; i++) {
-    const gint32 ti = t2i_tensor_i32 (t)[i];
+    const gint32 ti = t2i_tensor_i32 (th)[i];
     if (ti < 0 || ti >= T) {
       g_set_error (error, T2I_RECORD_ERROR, T2I_RECORD_ERROR_MISMATCH,
           "t=%s holds step %d, outside 0 .. %d (timesteps=%d)",
@@ -130,12 +134,13 @@ compute (const T2iLossArgs * a, GstBuffer * record, GError ** error)
   /* per item: terms + aux-weight * ((1 - t / T) + 1) * aux, over pt */
   g_autoptr (T2iTensor) total = t2i_tensor_ref (terms);
   if (aux_terms) {
-    g_autoptr (T2iTensor) w = t2i_tensor_new (terms->dtype, T2I_SHAPE (n));
+    g_autoptr (T2iTensor) wh = t2i_tensor_new (terms->dtype, T2I_SHAPE (n));
     for (gint64 i = 0; i < n; i++) {
-      const double ti = t2i_tensor_i32 (t)[i];
-      t2i_tensor_set (w, i, aux_w * (t2i_config_boolean (c, "adaptive-aux")
+      const double ti = t2i_tensor_i32 (th)[i];
+      t2i_tensor_set (wh, i, aux_w * (t2i_config_boolean (c, "adaptive-aux")
               ? (1.0 - ti / T) + 1.0 : 1.0));
     }
+    g_autoptr (T2iTensor) w = t2i_tensor_to_device (wh, terms->device, NULL);
     g_autoptr (T2iTensor) wa = t2i_mul (w, aux_terms);
     T2iTensor *sum = t2i_add (total, wa);
     t2i_tensor_unref (total);

@@ -17,6 +17,7 @@
 
 #include <t2i/dist.h>
 #include <t2i/launch.h>
+#include <t2i/session.h>
 
 #include "diagnose.h"
 #include "dot.h"
@@ -41,6 +42,7 @@ typedef struct
   gboolean verbose;
   gboolean version;
   gboolean list_elements;
+  gchar *device;
 } Options;
 
 /* ------------------------------------------------------------------ */
@@ -405,6 +407,29 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
   return TRUE;
 }
 
+/* --device: the pipeline gets a session on DEVICE before it starts (the
+ * elements take it from the context instead of making their own) */
+static gboolean
+set_device (GstElement * pipeline, const char *name, gint * exit_code)
+{
+  T2iDevice device;
+  g_autoptr (GError) error = NULL;
+  if (!t2i_device_from_name (name, &device)) {
+    *exit_code = usage_error ("--device takes cpu or cuda");
+    return FALSE;
+  }
+  g_autoptr (T2iSession) session = t2i_session_new ();
+  if (!t2i_session_set_device (session, device, &error)) {
+    g_printerr ("t2i-launch: --device=%s: %s\n", name, error->message);
+    *exit_code = T2I_EXIT_RUNTIME_ERROR;
+    return FALSE;
+  }
+  GstContext *c = t2i_session_context_new (session);
+  gst_element_set_context (pipeline, c);
+  gst_context_unref (c);
+  return TRUE;
+}
+
 /* OpenMP threads for one of the @local ranks a launcher started on this
  * host: 0 (OpenMP's default, the CPUs the process may use) when the
  * launcher bound the rank to some of the cores (mpirun binds each rank to
@@ -483,6 +508,9 @@ main (int argc, char **argv)
         "Print errors only", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
         "Also print state changes and all element messages", NULL},
+    {"device", 'd', 0, G_OPTION_ARG_STRING, &opt.device,
+          "Where the pipeline's tensors live: cpu (default, or "
+          "$T2I_DEVICE) or cuda (docs/cuda.md)", "DEVICE"},
     {"list-elements", 0, 0, G_OPTION_ARG_NONE, &opt.list_elements,
         "List the elements of the t2i plugin and exit", NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version,
@@ -603,6 +631,11 @@ main (int argc, char **argv)
   if (pipeline == NULL)
     goto out_deinit;
 
+  if (opt.device && !set_device (pipeline, opt.device, &exit_code)) {
+    gst_object_unref (pipeline);
+    goto out_deinit;
+  }
+
   reporter = t2i_reporter_new (stderr, rank == 0 && isatty (fileno (stderr)),
       quiet ? T2I_VERBOSITY_QUIET : opt.verbose ? T2I_VERBOSITY_VERBOSE :
       T2I_VERBOSITY_NORMAL);
@@ -676,5 +709,6 @@ out:
   g_free (opt.json);
   g_free (opt.report);
   g_free (opt.graph);
+  g_free (opt.device);
   return exit_code;
 }

@@ -138,9 +138,17 @@ T2iTensor *t2i_modulated_conv2d (T2iTensor * x, T2iTensor * w, T2iTensor * style
 T2iTensor *t2i_scaled_dot_product_attention (T2iTensor * q, T2iTensor * k,
     T2iTensor * v, gboolean causal, double scale);
 
+/* ---- devices ---- */
+/* a copy of @a on @device, recorded: the gradient goes back to @a's
+ * device (a new reference to @a when it is already there) */
+T2iTensor *t2i_copy_to_device (T2iTensor * a, T2iDevice device);
+
 /* ---- misc ---- */
 struct _T2iRng;
 T2iTensor *t2i_dropout (T2iTensor * x, double p, gboolean training, struct _T2iRng *rng);
+/* in place, no gradient: avg [D] = m + beta (avg - m), m the mean of the
+ * rows of x [N, D] (StyleGAN2's tracked w_avg) */
+void t2i_update_running_mean (T2iTensor * avg, T2iTensor * x, double beta);
 /* LSTM cell (PyTorch gate order i,f,g,o): returns h', sets *c_out */
 T2iTensor *t2i_lstm_cell (T2iTensor * x, T2iTensor * h, T2iTensor * c,
     T2iTensor * w_ih, T2iTensor * w_hh, T2iTensor * b_ih, T2iTensor * b_hh,

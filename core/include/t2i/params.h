@@ -64,6 +64,10 @@ void t2i_param_group_set_trainable (T2iParamGroup * group, gboolean trainable);
 void t2i_param_group_set_param_trainable (T2iParam * param, gboolean trainable);
 /* drops every parameter's gradient */
 void t2i_param_group_zero_grad (T2iParamGroup * group);
+/* moves every parameter's data to @device in place (the tensors stay the
+ * same objects, so networks that hold them follow) */
+gboolean t2i_param_group_to_device (T2iParamGroup * group, T2iDevice device,
+    GError ** error);
 
 /**
  * t2i_param_group_set_model:

@@ -147,7 +147,7 @@ void t2i_rng_shuffle (T2iRng * rng, gpointer base, gsize n, gsize elem_size);
 void t2i_rng_categorical (T2iRng * rng, const float *p, gint64 rows, gint64 cols,
     gboolean logits, gint32 * out);
 
-/* ---- tensors (CPU; f32 or f64 unless stated) ---- */
+/* ---- tensors (on any device; f32 or f64 unless stated) ---- */
 void t2i_rng_fill_uniform (T2iRng * rng, T2iTensor * t, double low, double high);
 void t2i_rng_fill_normal (T2iRng * rng, T2iTensor * t, double mean, double std);
 void t2i_rng_fill_gumbel (T2iRng * rng, T2iTensor * t);
@@ -156,6 +156,11 @@ void t2i_rng_fill_bernoulli (T2iRng * rng, T2iTensor * t, double p);
 /* new tensors, like torch.rand / torch.randn */
 T2iTensor *t2i_rng_rand (T2iRng * rng, T2iDType dtype, gint ndim, const gint64 * shape);
 T2iTensor *t2i_rng_randn (T2iRng * rng, T2iDType dtype, gint ndim, const gint64 * shape);
+/* the same on @device (the CUDA backend draws the same words as the CPU) */
+T2iTensor *t2i_rng_rand_on (T2iRng * rng, T2iDevice device, T2iDType dtype,
+    gint ndim, const gint64 * shape);
+T2iTensor *t2i_rng_randn_on (T2iRng * rng, T2iDevice device, T2iDType dtype,
+    gint ndim, const gint64 * shape);
 /* i32 tensor of @ndim/@shape with values in [@low, @high) */
 T2iTensor *t2i_rng_randint (T2iRng * rng, gint ndim, const gint64 * shape, gint64 low,
     gint64 high);

@@ -16,6 +16,7 @@
 
 #include <gst/gst.h>
 #include <t2i/rng.h>
+#include <t2i/tensor.h>
 
 G_BEGIN_DECLS
 
@@ -56,6 +57,24 @@ gint t2i_session_get_size (T2iSession * self);
  * for programs that run a rank's pipeline themselves: the collectives of
  * t2itrainer and t2imetric go to t2i/dist.h's job whatever this says. */
 void t2i_session_set_rank (T2iSession * self, gint rank, gint size);
+/* The device the pipeline's tensors live on (property "device": "cpu" or
+ * "cuda"; a new session reads $T2I_DEVICE).  With cuda the session owns
+ * one CUDA stream: every element queues its work there (it calls
+ * t2i_session_enter() on its streaming thread before computing), sources
+ * upload their records once (t2i_session_record_to_device()), networks keep
+ * their parameters on the device, and only the bridges to the host
+ * (t2itovideo, t2itensorsink, metrics, checkpoints) copy back.
+ * t2i_session_set_device() fails when CUDA is unavailable. */
+T2iDevice t2i_session_get_device (T2iSession * self);
+gboolean t2i_session_set_device (T2iSession * self, T2iDevice device,
+    GError ** error);
+void t2i_session_enter (T2iSession * self);
+/* @t on the session's device (a new reference; @t itself when there) */
+T2iTensor *t2i_session_to_device (T2iSession * self, T2iTensor * t,
+    GError ** error);
+/* replaces every tensor entry of @record (writable) by its device copy */
+gboolean t2i_session_record_to_device (T2iSession * self, GstBuffer * record,
+    GError ** error);
 
 /* Registry of parameter groups by name (e.g. "G", "D").  A group is an
  * opaque pointer owned by its element; the trainer looks groups up by the
@@ -68,6 +87,10 @@ gpointer t2i_session_lookup_group (T2iSession * self, const char *name);
 GstElement *t2i_session_lookup_owner (T2iSession * self, const char *name);
 /* NULL-terminated, sorted; free with g_strfreev */
 gchar **t2i_session_list_groups (T2iSession * self);
+
+/* a "t2i.session" context holding @session: an application gives a whole
+ * pipeline its session with gst_element_set_context (pipeline, context) */
+GstContext *t2i_session_context_new (T2iSession * session);
 
 /* ---- element helpers ---- */
 /* Finds or creates the session for @element (call in NULL->READY); *slot

@@ -108,6 +108,14 @@ T2iTensor *t2i_tensor_from_data (T2iDType dtype, gint ndim, const gint64 * shape
 T2iTensor *t2i_tensor_scalar (T2iDType dtype, double value); /* 0-d */
 T2iTensor *t2i_tensor_copy (const T2iTensor * t);            /* deep copy, no graph */
 T2iTensor *t2i_tensor_to_dtype (const T2iTensor * t, T2iDType dtype); /* copy, no graph */
+/* the same on a device (t2i_tensor_new() etc. create CPU tensors; the
+ * _like functions create on the device of their model) */
+T2iTensor *t2i_tensor_new_on (T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape);                                   /* uninitialised */
+T2iTensor *t2i_tensor_zeros_on (T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape);
+T2iTensor *t2i_tensor_full_on (T2iDevice device, T2iDType dtype, gint ndim,
+    const gint64 * shape, double value);
 T2iTensor *t2i_tensor_ref (T2iTensor * t);
 void t2i_tensor_unref (T2iTensor * t);
 
@@ -166,18 +174,55 @@ gboolean t2i_any_requires_grad (gint n, T2iTensor ** inputs);
 void t2i_node_save (T2iNode * node, gint slot, T2iTensor * t);
 void t2i_node_unref (T2iNode * node);
 
-/* ---- devices (core/tensor/device.c) ----
- * CUDA tensors hold a device pointer in @data: read them only after
- * t2i_tensor_to_device (t, T2I_DEVICE_CPU, ...).  The CUDA backend is
- * compiled when nvcc is found; without a device these calls fail with a
- * message.  Ops with a CUDA implementation so far (f32, forward only):
- * t2i_add and t2i_mul (same shapes), t2i_relu, t2i_matmul (2-D); every
- * other op refuses device tensors with a message. */
+/* ---- devices (core/tensor/device.c, docs/cuda.md) ----
+ * A tensor lives on one device; every op runs on the device of its
+ * inputs (all inputs on one device) through that device's op table
+ * (core/backend/backend.h) and returns tensors there.  CUDA tensors hold a
+ * device pointer in @data: the element accessors (t2i_tensor_get, _set,
+ * _item) copy the element they touch, anything else reads a CUDA tensor
+ * after t2i_tensor_to_device (t, T2I_DEVICE_CPU, ...).
+ *
+ * The CUDA backend is compiled when nvcc is found; the driver, cuBLAS and
+ * cuDNN are loaded on first use.  Without a device these calls fail with
+ * a message.  With $T2I_CUDA_EMULATE=1 (or t2i_cuda_set_emulation()) the
+ * CUDA table runs on the host instead: device memory is host memory and
+ * every kernel body runs in a loop on the CPU (slow; for tests). */
+const char *t2i_device_name (T2iDevice device);         /* "cpu", "cuda" */
+gboolean t2i_device_from_name (const char *name, T2iDevice * out);
 gboolean t2i_cuda_is_available (void);
 /* why CUDA cannot be used ("built without CUDA", "no CUDA device present") */
 const char *t2i_cuda_unavailable_reason (void);
+/* "cuda" (a GPU), "emulator" (host emulation) or NULL (unavailable) */
+const char *t2i_cuda_runtime_name (void);
+/* the device: "NVIDIA H200 (sm_90)", "host emulator", or NULL */
+const char *t2i_cuda_device_name (void);
+/* before the first CUDA call: run the CUDA table on the host emulator
+ * (TRUE) or on a GPU (FALSE, the default unless $T2I_CUDA_EMULATE=1).
+ * Returns FALSE when the runtime was already chosen otherwise. */
+gboolean t2i_cuda_set_emulation (gboolean emulate);
+/* waits for the work queued on the calling thread's stream */
+gboolean t2i_cuda_synchronize (GError ** error);
+/* CUDA streams: ops queue their kernels on the calling thread's current
+ * stream (the default stream until one is set); a pipeline runs on one */
+typedef struct _T2iCudaStream T2iCudaStream;
+T2iCudaStream *t2i_cuda_stream_new (GError ** error);
+/* waits for the stream, gives its cached memory back and closes it;
+ * tensors still allocated on it stay valid */
+void t2i_cuda_stream_free (T2iCudaStream * stream);
+/* makes @stream (NULL: the default) current on the calling thread (the
+ * thread keeps a reference; a stream freed meanwhile reads as the
+ * default) */
+void t2i_cuda_stream_set_current (T2iCudaStream * stream);
 /* a copy of @t on @device (a new reference to @t when it is already there) */
 T2iTensor *t2i_tensor_to_device (T2iTensor * t, T2iDevice device, GError ** error);
+/* moves @t's data (and its gradient's) to @device in place: the same
+ * tensor object, new storage.  For parameters right after they are built
+ * or loaded; aliases made earlier keep the old storage. */
+gboolean t2i_tensor_move_to_device (T2iTensor * t, T2iDevice device,
+    GError ** error);
+/* copies @src (any device) into @dst (any device; same dtype and numel) */
+gboolean t2i_tensor_copy_into (T2iTensor * dst, const T2iTensor * src,
+    GError ** error);
 
 /* ---- threads ---- */
 void t2i_set_num_threads (gint n);      /* 0 = number of cores */
