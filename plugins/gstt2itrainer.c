@@ -1010,13 +1010,19 @@ note_loss (T2iTrainer * self, const char *name, double value)
   st->n++;
 }
 
-static void
-fail_non_finite (T2iTrainer * self, const char *what, double value)
+static gchar *
+what_is_kept (T2iTrainer * self)
 {
-  g_autofree char *kept = self->saved_step >= 0 ?
+  return self->saved_step >= 0 ?
       g_strdup_printf ("the last good checkpoint %s (step %" G_GINT64_FORMAT
       ") is kept", self->checkpoint, self->saved_step) :
       g_strdup ("no checkpoint was written");
+}
+
+static void
+fail_non_finite (T2iTrainer * self, const char *what, double value)
+{
+  g_autofree char *kept = what_is_kept (self);
   GST_ELEMENT_ERROR (self, STREAM, FAILED,
       ("%s is %s at step %" G_GINT64_FORMAT "; training stopped and %s "
           "(lower lr or set clip-grad-norm)", what,
@@ -1113,6 +1119,31 @@ train_step (T2iTrainer * self, GstBuffer * rec)
   return TRUE;
 }
 
+typedef struct
+{
+  T2iTrainer *self;
+  GstBuffer *rec;
+  gboolean ok;
+} Step;
+
+/* backward, optimizer and moving averages allocate: under
+ * t2i_alloc_guard(), running out of memory is this element's error */
+static gboolean
+guarded_step (gpointer data, GError ** error)
+{
+  Step *st = data;
+  T2iTrainer *self = st->self;
+
+  st->ok = train_step (self, st->rec);
+  if (st->ok && t2i_record_ends_step (st->rec))
+    for (guint i = 0; i < self->averages->len; i++) {
+      Average *a = self->averages->pdata[i];
+      if ((self->step + 1) % a->every == 0)
+        t2i_ema_update (a->ema);
+    }
+  return TRUE;
+}
+
 static void
 clear_losses (T2iTrainer * self)
 {
@@ -1142,10 +1173,19 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   self->phase[sizeof (self->phase) - 1] = 0;
 
   gboolean prev = t2i_set_grad_enabled (TRUE);
-  gboolean ok = train_step (self, rec);
+  Step st = { self, rec, FALSE };
+  GError *err = NULL;
+  if (!t2i_alloc_guard (guarded_step, &st, &err)) {
+    /* the parameters may be half stepped: no checkpoint at EOS */
+    g_autofree char *kept = what_is_kept (self);
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("%s (at step %"
+            G_GINT64_FORMAT "; training stopped and %s)", err->message,
+            self->step + 1, kept), (NULL));
+    g_error_free (err);
+  }
   t2i_set_grad_enabled (prev);
   clear_losses (self);
-  if (!ok) {
+  if (!st.ok) {
     self->failed = TRUE;
     return GST_FLOW_ERROR;
   }
@@ -1153,11 +1193,6 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   if (!t2i_record_ends_step (rec))
     return GST_FLOW_OK;
 
-  for (guint i = 0; i < self->averages->len; i++) {
-    Average *a = self->averages->pdata[i];
-    if ((self->step + 1) % a->every == 0)
-      t2i_ema_update (a->ema);
-  }
   for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
     T2iTensor *t = t2i_record_get_tensor (rec,
         t2i_record_entry_name (rec, i));

@@ -29,3 +29,10 @@ T2iTensor *t2i_cuda_op_add (T2iTensor * a, T2iTensor * b);
 T2iTensor *t2i_cuda_op_mul (T2iTensor * a, T2iTensor * b);
 T2iTensor *t2i_cuda_op_relu (T2iTensor * a);
 T2iTensor *t2i_cuda_op_matmul (T2iTensor * a, T2iTensor * b);
+
+/* t2i_alloc() without the failure: NULL when the block is refused, the
+ * reason kept (per thread) for t2i_alloc_fail() */
+gpointer t2i_alloc_try (gsize nbytes, gpointer * block);
+/* unwinds to the thread's t2i_alloc_guard() (or aborts) with the reason of
+ * the last refusal; @what names what was being allocated */
+G_GNUC_NORETURN void t2i_alloc_fail (const char *what);

@@ -429,6 +429,52 @@ test_kill_during_save (Fixture * f, gconstpointer data)
   g_assert_cmpint (max_step, >=, 1);
 }
 
+/* ---- out of memory in backward: the trainer's own error ---- */
+
+/* in a child process: an abandoned step's allocations are not freed, by
+ * design, so the leak checker must not count them */
+static int
+out_of_memory_child (const char *dir)
+{
+  g_autofree char *data = g_build_filename (dir, "data.safetensors", NULL);
+  g_autofree char *ck = g_build_filename (dir, "oom.safetensors", NULL);
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
+      "repeat=3 ! t2itesttoy name=toy hidden=262144 out-features=%d ! "
+      "t2itestmse update=toy ! t2itrainer checkpoint=%s save-every=1", data,
+      OUT, ck);
+  g_autofree char *err = NULL;
+  /* the parameters (8 MiB) and the forward pass (3 x 8 MiB) fit, the
+   * gradients and Adam's moments do not */
+  t2i_alloc_set_limit (40 << 20);
+  gboolean ok = test_run_pipeline (desc, &err, NULL, NULL);
+  g_print ("%s\n", ok ? "(no error)" : err);
+  return 0;
+}
+
+static void
+test_out_of_memory (Fixture * f, gconstpointer data)
+{
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  char *argv[] = { self_exe, (char *) "--out-of-memory", f->dir, NULL };
+  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "ASAN_OPTIONS",
+      "detect_leaks=0:abort_on_error=1", TRUE);
+  g_autofree char *out = NULL;
+  gint status;
+  GError *err = NULL;
+
+  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, NULL, &status, &err));
+  g_assert_no_error (err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_test_message ("%s", out);
+  g_assert_true (g_str_has_prefix (out, "out of memory: a tensor f32 "));
+  g_assert_nonnull (strstr (out, "past the limit of 40 MiB"));
+  g_assert_true (g_str_has_suffix (out, " (at step 1; training stopped and "
+          "no checkpoint was written)\n"));
+  g_autofree char *ck = g_build_filename (f->dir, "oom.safetensors", NULL);
+  g_assert_false (g_file_test (ck, G_FILE_TEST_EXISTS));
+}
+
 /* ---- alternating phases ---- */
 
 typedef struct
@@ -626,6 +672,8 @@ main (int argc, char **argv)
   test_elements_register ();
   if (argc == 3 && strcmp (argv[1], "--save-loop") == 0)
     return save_loop_child (argv[2]);
+  if (argc == 3 && strcmp (argv[1], "--out-of-memory") == 0)
+    return out_of_memory_child (argv[2]);
 
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/trainer/matches-core-api", Fixture, NULL, fixture_setup,
@@ -648,5 +696,7 @@ main (int argc, char **argv)
       test_group_schedules, fixture_teardown);
   g_test_add ("/trainer/kill-during-save", Fixture, NULL, fixture_setup,
       test_kill_during_save, fixture_teardown);
+  g_test_add ("/trainer/out-of-memory", Fixture, NULL, fixture_setup,
+      test_out_of_memory, fixture_teardown);
   return g_test_run ();
 }

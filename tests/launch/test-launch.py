@@ -416,6 +416,58 @@ class LostOutput(unittest.TestCase):
         self.assertFalse(os.path.exists(path))
 
 
+class OutOfMemory(unittest.TestCase):
+    """A tensor the machine cannot give: one line naming the element and
+    the size, exit 1, instead of an abort (docs/reliability.md)."""
+
+    # an abandoned computation's allocations are not freed, by design
+    NO_LEAK_CHECK = {'ASAN_OPTIONS': 'detect_leaks=0:abort_on_error=1'}
+
+    def oom(self, pipeline, limit=None):
+        env = dict(self.NO_LEAK_CHECK)
+        if limit:
+            env['T2I_MEMORY_LIMIT'] = limit
+        code, out, err = launch('-q', '--', pipeline, env=env)
+        self.assertEqual((code, out), (1, ''), err)
+        self.assertEqual(err.count('\n'), 1, err)
+        return err
+
+    def test_noise_past_the_machine(self):
+        err = self.oom('t2itextsrc text=a batch-size=65536 ! t2inoise '
+                       'dim=1048576 ! fakesink')
+        self.assertRegex(err, r'^t2inoise0: out of memory: a tensor f32 '
+                         r'\[65536,1048576\] needs 256 GiB, more than the '
+                         r'[0-9.]+ [GT]iB of memory and swap of this machine; '
+                         r'make the batch, the image size or the model '
+                         r'smaller\n$')
+
+    def test_limit(self):
+        err = self.oom('t2itextsrc text=a batch-size=1024 ! t2inoise '
+                       'dim=65536 ! fakesink', limit='64M')
+        self.assertEqual(err, 't2inoise0: out of memory: a tensor f32 '
+                         '[1024,65536] needs 256 MiB, more than the limit '
+                         'of 64 MiB (T2I_MEMORY_LIMIT=64M); make the batch, '
+                         'the image size or the model smaller\n')
+
+    def test_source(self):
+        err = self.oom('t2idatasetsrc dataset=shapes batch-size=64 '
+                       'resolution=256 max-steps=1 ! fakesink', limit='16M')
+        self.assertEqual(err, 't2idatasetsrc0: out of memory: a tensor f32 '
+                         '[64,3,256,256] needs 48 MiB, more than the limit of '
+                         '16 MiB (T2I_MEMORY_LIMIT=16M); make the batch, the '
+                         'image size or the model smaller\n')
+
+    def test_generator_parameters(self):
+        """Parameters too wide for the machine fail while it builds."""
+        err = self.oom('t2itextsrc text=a batch-size=1 ! t2inoise dim=8 ! '
+                       't2inoise output=h dim=8 ! t2igenerator cond=h '
+                       'channels=4096 resolution=1024 mapping-layers=1 ! '
+                       'fakesink', limit='1G')
+        self.assertRegex(err, r'^t2igenerator0: out of memory: a tensor f32 '
+                         r'\[4096,4096,3,3\] needs 576 MiB with [0-9.]+ MiB '
+                         r'in use, past the limit of 1 GiB ')
+
+
 class Interrupt(unittest.TestCase):
     def start(self, *args):
         return subprocess.Popen([T2I_LAUNCH, *args], cwd=FIXTURES, env=ENV,
