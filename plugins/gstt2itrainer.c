@@ -40,7 +40,9 @@
  * schedules' state and a description of every network (`model/<group>`,
  * t2i/arch.h), so weights= alone rebuilds a generator from it.
  * It is written every @save-every steps and at EOS (when it trained since
- * the last save), to a temporary file that is renamed over the old one.
+ * the last save), to a temporary file that is renamed over the old one;
+ * temporaries that a kill during a save left behind are removed when the
+ * trainer starts (with a warning naming them).
  * With @resume the trainer restores parameters, optimizer state, EMA, RNG
  * and step from the file (when it exists) before the first record, and
  * sources skip the records already trained, so N steps equal N/2 steps +
@@ -1245,11 +1247,34 @@ reset (T2iTrainer * self)
   self->report_items = 0;
 }
 
+/* the temporaries that killed saves of our checkpoint left behind (a
+ * save in progress elsewhere holds a lock on its own and is left alone) */
+static void
+remove_stale_temporaries (T2iTrainer * self)
+{
+  g_auto (GStrv) removed = NULL;
+  GError *err = NULL;
+
+  if (!self->checkpoint || !*self->checkpoint)
+    return;
+  gint n = t2i_safetensors_remove_stale (self->checkpoint, &removed, &err);
+  if (n < 0) {
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("%s", err->message), (NULL));
+    g_error_free (err);
+  } else if (n > 0) {
+    g_autofree gchar *list = g_strjoinv (", ", removed);
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("removed what an "
+            "interrupted save of checkpoint=%s left behind: %s",
+            self->checkpoint, list), (NULL));
+  }
+}
+
 static gboolean
 t2i_trainer_start (GstBaseSink * sink)
 {
   T2iTrainer *self = T2I_TRAINER (sink);
   reset (self);
+  remove_stale_temporaries (self);
   return open_resume (self);
 }
 

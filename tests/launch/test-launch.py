@@ -513,6 +513,41 @@ class Interrupt(unittest.TestCase):
         self.assertIn('t2i-launch: aborted\n', err)
 
 
+    def test_second_sigint_during_a_save(self):
+        """Aborting while a checkpoint is written leaves neither a torn
+        checkpoint nor the temporary file (a 340 MB checkpoint written at
+        EOS, aborted when its temporary appears)."""
+        d = tmp_path('abort-save')
+        os.mkdir(d)
+        ck = os.path.join(d, 'c.safetensors')
+        pipeline = ('t2itextsrc text=a batch-size=1 ! t2inoise output=x '
+                    'dim=8 ! t2inoise output=y dim=8 ! t2igenerator name=G '
+                    'cond=x noise=y resolution=8 channels=1024 w-dim=32 '
+                    'cond-hidden=32 mapping-layers=1 ! t2idiscriminator '
+                    'name=D real="" fake=fake cond=x channels=8 ! t2iloss '
+                    'kind=gan-logistic-g update=G output=G ! t2itrainer '
+                    'checkpoint=' + ck)
+        for attempt in range(3):
+            p = self.start('-q', '--', pipeline)
+            temps = []
+            while p.poll() is None and not temps:
+                temps = glob.glob(ck + '.tmp-*')
+                time.sleep(0.002)
+            if temps:
+                p.send_signal(signal.SIGINT)
+                time.sleep(0.02)
+                p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=120)
+            if p.returncode == 0:
+                # the save won the race: again
+                os.unlink(ck)
+                continue
+            self.assertEqual(p.returncode, 130, err)
+            self.assertEqual(os.listdir(d), [])
+            return
+        self.skipTest('every save finished before the second Ctrl-C')
+
+
 class Options(unittest.TestCase):
     def test_version(self):
         code, out, err = launch('--version')

@@ -14,6 +14,7 @@
 #include <gst/gst.h>
 
 #include <t2i/launch.h>
+#include <t2i/safetensors.h>
 
 #include "diagnose.h"
 #include "graph.h"
@@ -537,7 +538,9 @@ main (int argc, char **argv)
 
   exit_code = t2i_run_pipeline (pipeline, reporter);
   if (exit_code == T2I_EXIT_ABORTED) {
-    /* streaming threads may be stuck: leave without joining them */
+    /* streaming threads may be stuck: leave without joining them, and
+     * without the temporary files of the saves they were writing */
+    t2i_safetensors_abort_saves ();
     g_clear_pointer (&reporter, t2i_reporter_free);
     fflush (stdout);
     _exit (T2I_EXIT_ABORTED);
