@@ -279,6 +279,55 @@ class RuntimeErrors(unittest.TestCase):
                          'good checkpoint (out.safetensors))\n')
 
 
+class InputLimits(unittest.TestCase):
+    """Prompt and caption files past their limits: one line, exit 1."""
+
+    def test_prompts(self):
+        self.assertEqual(launch('--', 't2itextsrc location=/nonexistent ! '
+                                'fakesink'), (
+            1, '', 't2itextsrc0: location=/nonexistent: cannot open it: No '
+            'such file or directory\n'))
+        self.assertEqual(launch('--', 't2itextsrc location=/dev/zero ! '
+                                'fakesink'), (
+            1, '', 't2itextsrc0: location=/dev/zero: longer than 16 MiB, the '
+            'limit\n'))
+        path = tmp_path('long-prompt.txt')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('a red circle\n' + 'b' * 4097 + '\n')
+        self.assertEqual(launch('--', 't2itextsrc location=' + path +
+                                ' ! fakesink'), (
+            1, '', 't2itextsrc0: ' + path + ':2: the prompt is 4097 bytes '
+            'long, more than the limit of 4096\n'))
+
+    def test_captions(self):
+        d = tmp_path('captions-limits')
+        os.makedirs(os.path.join(d, 'images'))
+        shutil.copy(os.path.join(FIXTURES, '..', '..', 'examples',
+                                 'custom-element', 'README.md'),
+                    os.path.join(d, 'images', 'a.png'))
+        lines = [
+            '{"image": "images/a.png", "captions": ["%s"]}' % ('c' * 4097),
+            '{"image": "images/a.png", "captions": ["x"], "pad": "%s"}' % (
+                'p' * 65536),
+            '[' * 20000 + ']' * 20000,
+        ]
+        expect = [
+            'captions.jsonl:1: caption 1 is 4097 bytes long, more than the '
+            'limit of 4096',
+            'captions.jsonl:1: the line is 65591 bytes long, more than the '
+            'limit of 65536',
+            'captions.jsonl:1: arrays and objects nested more than 16 deep',
+        ]
+        for line, want in zip(lines, expect):
+            with open(os.path.join(d, 'captions.jsonl'), 'w') as f:
+                f.write(line + '\n')
+            code, out, err = launch('--', 't2idatasetsrc dataset=folder '
+                                    'location=' + d + ' ! fakesink')
+            self.assertEqual((code, out), (1, ''), err)
+            self.assertEqual(err, 't2idatasetsrc0: ' + os.path.join(d, want) +
+                             ' (set on-error=skip to skip bad items)\n')
+
+
 class BuildErrors(unittest.TestCase):
     """An element that refuses a link while the pipeline is built: its own
     line, as when it fails running (exit 1), not 'could not link'."""
