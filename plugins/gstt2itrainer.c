@@ -57,7 +57,10 @@
  * `{checkpoint}` and `{step}` replaced by the file and the step.  A
  * generator in it loading `weights={checkpoint}` draws sample grids of a
  * fixed set of prompts as training goes; see pipelines/lafite-train-*.t2i.
- * The description is parsed once at start, so a typo fails at once.
+ * The description is parsed when the trainer starts, and its elements
+ * that do not read `{checkpoint}` are taken to READY and back, so a typo,
+ * a missing prompts file or a missing model fails at once, not at the
+ * first save.
  *
  * Messages: `t2i-train` (step, epoch, phase, items-per-second, and the mean
  * of each loss entry since the last report as a double field named after
@@ -434,8 +437,76 @@ samples_description (T2iTrainer * self, const char *checkpoint, gint64 step)
   return g_string_free (d, FALSE);
 }
 
-/* parses (and with @run, plays to EOS) the samples pipeline; posts the
- * error itself */
+/* whether a string property of @e names @checkpoint (weights={checkpoint}) */
+static gboolean
+reads_checkpoint (GstElement * e, const char *checkpoint)
+{
+  guint n;
+  g_autofree GParamSpec **props =
+      g_object_class_list_properties (G_OBJECT_GET_CLASS (e), &n);
+  for (guint i = 0; i < n; i++) {
+    if (props[i]->value_type != G_TYPE_STRING
+        || !(props[i]->flags & G_PARAM_READABLE))
+      continue;
+    g_autofree gchar *v = NULL;
+    g_object_get (e, props[i]->name, &v, NULL);
+    if (v && strstr (v, checkpoint))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Takes the elements of the samples pipeline to READY, except sinks
+ * (filesink creates its file there) and, with @skip_readers, those that
+ * read the checkpoint (it may not exist yet): what they check there (a
+ * prompts file, a model's weights=) fails before any sink has opened its
+ * output, so a failing samples run leaves no empty image behind.  Posts
+ * the error itself. */
+static gboolean
+check_samples (T2iTrainer * self, GstElement * pipe, gboolean skip_readers)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipe));
+  GValue item = G_VALUE_INIT;
+  gboolean ok = TRUE, done = FALSE;
+
+  while (ok && !done) {
+    switch (gst_iterator_next (it, &item)) {
+      case GST_ITERATOR_OK:{
+        GstElement *e = g_value_get_object (&item);
+        if (!GST_IS_BIN (e)
+            && !GST_OBJECT_FLAG_IS_SET (e, GST_ELEMENT_FLAG_SINK)
+            && !(skip_readers && reads_checkpoint (e, self->checkpoint))
+            && gst_element_set_state (e, GST_STATE_READY)
+            == GST_STATE_CHANGE_FAILURE) {
+          g_autoptr (GstBus) bus = gst_element_get_bus (pipe);
+          g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus,
+              GST_MESSAGE_ERROR);
+          GError *err = NULL;
+          if (msg)
+            gst_message_parse_error (msg, &err, NULL);
+          GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+              ("samples: %s: %s", GST_OBJECT_NAME (e), err ? err->message :
+                  "cannot start"), (NULL));
+          g_clear_error (&err);
+          ok = FALSE;
+        }
+        g_value_reset (&item);
+        break;
+      }
+      case GST_ITERATOR_RESYNC:
+        gst_iterator_resync (it);
+        break;
+      default:
+        done = TRUE;
+    }
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return ok;
+}
+
+/* parses (and with @run, plays to EOS; without, checks at READY) the
+ * samples pipeline; posts the error itself */
 static gboolean
 run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
     gboolean run)
@@ -451,8 +522,8 @@ run_samples (T2iTrainer * self, const char *checkpoint, gint64 step,
     g_error_free (err);
     return FALSE;
   }
-  gboolean ok = TRUE;
-  if (run) {
+  gboolean ok = check_samples (self, pipe, !run);
+  if (ok && run) {
     GstBus *bus = gst_element_get_bus (pipe);
     gst_element_set_state (pipe, GST_STATE_PLAYING);
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,

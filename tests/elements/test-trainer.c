@@ -248,6 +248,59 @@ test_samples (Fixture * f, gconstpointer data)
   }
 }
 
+/* samples= reading a file that is not there: the trainer fails when it
+ * starts, before a step, and no output file is created */
+static void
+test_samples_missing_input (Fixture * f, gconstpointer data)
+{
+  g_autofree char *prompts = g_build_filename (f->dir, "prompts.txt", NULL);
+  g_autofree char *extra = g_strdup_printf ("save-every=2 samples=\""
+      "t2itextsrc location=%s ! filesink location=%s/out-{step}\"", prompts,
+      f->dir);
+  g_autofree char *desc = train_pipeline (f, 4, "", extra);
+  g_autofree char *err = NULL;
+  g_autofree char *out0 = g_strdup_printf ("%s/out-0", f->dir);
+  g_autofree char *out2 = g_strdup_printf ("%s/out-2", f->dir);
+
+  g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
+  g_test_message ("error: %s", err);
+  g_assert_true (g_str_has_prefix (err, "samples: t2itextsrc"));
+  g_assert_nonnull (strstr (err, "location=" ));
+  g_assert_nonnull (strstr (err, "No such file"));
+  g_assert_false (g_file_test (f->ck, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (out0, G_FILE_TEST_EXISTS));
+
+  /* there at start, gone at the first save: that save's samples fail,
+   * still before the sink creates its file */
+  g_assert_true (g_file_set_contents (prompts, "a red circle\n", -1, NULL));
+  g_autofree char *slow = g_strdup_printf ("t2itensorsrc location=%s "
+      "repeat=4 ! identity sleep-time=300000 ! t2itesttoy name=toy hidden=%d "
+      "out-features=%d weights=%s ! t2itestmse update=toy output=mse ! "
+      "t2itrainer checkpoint=%s %s", f->data, HIDDEN, OUT, f->init, f->ck,
+      extra);
+  GstElement *pipe = gst_parse_launch (slow, NULL);
+  g_assert_nonnull (pipe);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  g_assert_cmpint (gst_element_get_state (pipe, NULL, NULL,
+          GST_CLOCK_TIME_NONE), ==, GST_STATE_CHANGE_SUCCESS);
+  g_unlink (prompts);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
+  GError *gerr = NULL;
+  gst_message_parse_error (msg, &gerr, NULL);
+  g_test_message ("error: %s", gerr->message);
+  g_assert_true (g_str_has_prefix (gerr->message, "samples: t2itextsrc"));
+  g_error_free (gerr);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  g_assert_true (g_file_test (f->ck, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (out2, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_nan (Fixture * f, gconstpointer data)
 {
@@ -690,6 +743,8 @@ main (int argc, char **argv)
       test_messages, fixture_teardown);
   g_test_add ("/trainer/samples", Fixture, NULL, fixture_setup,
       test_samples, fixture_teardown);
+  g_test_add ("/trainer/samples-missing-input", Fixture, NULL,
+      fixture_setup, test_samples_missing_input, fixture_teardown);
   g_test_add ("/trainer/nan", Fixture, NULL, fixture_setup, test_nan,
       fixture_teardown);
   g_test_add ("/trainer/errors", Fixture, NULL, fixture_setup, test_errors,
