@@ -1,6 +1,7 @@
 /* captions.jsonl lines and bounded text files (t2i/captions.h).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "t2i/captions.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,8 +82,24 @@ add_caption (GPtrArray * caps, const char *text, guint index, GError ** error)
   return TRUE;
 }
 
+static gboolean parse_line (const char *text, gsize len,
+    T2iCaptionsLine * line, GError ** error);
+
 gboolean
 t2i_captions_parse_line (const char *text, gsize len, T2iCaptionsLine * line,
+    GError ** error)
+{
+  GError *err = NULL;
+  gboolean ok = parse_line (text, len, line, &err);
+  /* messages quote the line: one line whatever it holds */
+  t2i_error_one_line (err);
+  if (err)
+    g_propagate_error (error, err);
+  return ok;
+}
+
+static gboolean
+parse_line (const char *text, gsize len, T2iCaptionsLine * line,
     GError ** error)
 {
   g_autoptr (JsonParser) parser = NULL;

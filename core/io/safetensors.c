@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/safetensors.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +91,10 @@ fail (GError ** error, gint code, const char *path, const char *fmt, ...)
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (error, T2I_SAFETENSORS_ERROR, code, "%s: %s", path, msg);
+  /* messages quote the header: one line whatever it holds */
+  gchar *line = t2i_text_one_line (msg);
+  g_set_error (error, T2I_SAFETENSORS_ERROR, code, "%s: %s", path, line);
+  g_free (line);
   g_free (msg);
 }
 
