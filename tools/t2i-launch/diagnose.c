@@ -284,9 +284,26 @@ check_element (GPtrArray * issues, const T2iSyntaxElement * element,
     return;
   klass = g_type_class_ref (gst_element_factory_get_element_type
       (GST_ELEMENT_FACTORY (loaded)));
-  for (guint i = 0; i < element->properties->len; i++)
-    check_property (issues, element,
-        g_ptr_array_index (element->properties, i), klass);
+  for (guint i = 0; i < element->properties->len; i++) {
+    const T2iSyntaxProperty *prop = g_ptr_array_index (element->properties,
+        i);
+    GParamSpec *pspec = g_object_class_find_property (klass, prop->key);
+
+    check_property (issues, element, prop, klass);
+    /* GObject refuses a construct property given twice with a critical
+     * (name=a name=b); the others, GStreamer sets in turn */
+    if (pspec == NULL
+        || !(pspec->flags & (G_PARAM_CONSTRUCT | G_PARAM_CONSTRUCT_ONLY)))
+      continue;
+    for (guint j = 0; j < i; j++)
+      if (g_object_class_find_property (klass, ((T2iSyntaxProperty *)
+                  g_ptr_array_index (element->properties, j))->key) == pspec) {
+        add_issue (issues, ISSUE_VALUE, prop->offset,
+            g_strdup_printf ("property '%s' of '%s' is set twice",
+                prop->key, element->factory));
+        break;
+      }
+  }
   g_type_class_unref (klass);
   gst_object_unref (loaded);
 }
