@@ -28,9 +28,9 @@ static GHashTable *sets;
 static gchar *tmpdir;
 
 /* Warnings are dropped.  A critical is a bug the fuzzer reports, except
- * while the pipeline is built: t2i-launch holds those and shows them only
- * when it finds no located error to show instead (tools/t2i-launch/main.c),
- * so one held then must come with a diagnostic. */
+ * while the pipeline is built and diagnosed: t2i-launch holds those and
+ * shows them only when the pipeline was built and it finds no located
+ * error to show instead (build_pipeline() in tools/t2i-launch/main.c). */
 static gboolean building, held_critical;
 
 static GLogWriterOutput
@@ -142,16 +142,18 @@ LLVMFuzzerTestOneInput (const guint8 * data, size_t size)
   building = TRUE;
   held_critical = FALSE;
   GstElement *pipeline = t2i_parse_launch (pp->text, context, &error);
-  building = FALSE;
   g_autoptr (T2iDiagnostic) diagnostic = NULL;
   if (!pipeline && error->domain == GST_PARSE_ERROR)
     diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
   else if (pipeline)
     diagnostic = t2i_diagnose_values (pp->text);
+  building = FALSE;
   if (diagnostic) {
     g_assert (diagnostic->offset <= pp->length && diagnostic->message);
     t2i_preprocessed_locate (pp, diagnostic->offset, &line, &column);
-  } else if (held_critical) {
+  } else if (pipeline && held_critical) {
+    /* t2i-launch would show it: the pipeline was built and nothing
+     * explains the critical */
     g_printerr ("a critical while building, and no located error\n");
     abort ();
   }
