@@ -1079,7 +1079,8 @@ t2i_safetensors_remove_stale (const char *path, gchar *** removed,
   while ((name = g_dir_read_name (d))) {
     if (!is_temp_name (name, base))
       continue;
-    g_autofree char *full = g_build_filename (dir, name, NULL);
+    g_autofree char *full = strcmp (dir, ".") == 0 ? g_strdup (name)
+        : g_build_filename (dir, name, NULL);
     /* a regular file of ours (not a link), that no writer holds */
     int fd = open (full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
