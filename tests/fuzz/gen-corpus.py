@@ -6,6 +6,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import glob
+import gzip
 import json
 import os
 import shutil
@@ -124,6 +125,8 @@ for i, text in enumerate([
 out('bpe', 'text-invalid-utf8.txt', b'\x00a \xff\xfe red \xc3 circle')
 out('bpe', 'merges-00.txt', b'\x01#version: 0.2\ni n\nt h\nth e</w>\n'
     b'a n\nr e\nre d</w>\nc i\nci r\ncir c\n')
+out('bpe', 'merges-gz.txt', b'\x01' + gzip.compress(
+    b'#version: 0.2\ni n\nt h\nth e</w>\n', mtime=0))
 out('bpe', 'merges-01.txt', b'\x01#version: 0.2\n' + b'\n'.join(
     [b'a b', b'ab c</w>', b'x y z', b'\xc4\xa0 a', b'bad']))
 
