@@ -589,19 +589,31 @@ t2i_diagnose_values (const gchar * text)
  * @text: a description about to be given to gst_parse_launch_full()
  *
  * Bins nested deeper than %T2I_SYNTAX_MAX_DEPTH: GStreamer would build
- * (and later run) them recursively until the stack runs out.
+ * (and later run) them recursively until the stack runs out; and links
+ * between references without any element, on which it crashes.
  *
  * Returns: (transfer full) (nullable): where the limit is passed, or %NULL
  */
 T2iDiagnostic *
 t2i_diagnose_limits (const gchar * text)
 {
+  static const gint reference_kinds[] = { ISSUE_REFERENCE, -1 };
   g_autoptr (T2iSyntax) syntax = t2i_syntax_parse (text);
 
-  if (!syntax->too_deep)
-    return NULL;
-  return diagnostic_new (syntax->error_offset,
-      g_steal_pointer (&syntax->error_message));
+  if (syntax->too_deep)
+    return diagnostic_new (syntax->error_offset,
+        g_steal_pointer (&syntax->error_message));
+  /* GStreamer 1.22 crashes (SIGSEGV) on links between references and no
+   * element at all ("a. ! b."): the first reference is reported as
+   * GStreamer reports one to an element that does not exist */
+  if (syntax->elements->len == 0 && syntax->links->len > 0) {
+    g_autoptr (GPtrArray) issues = check (syntax);
+    Issue *issue = earliest (issues, syntax->error ? NULL : reference_kinds);
+
+    if (issue != NULL)
+      return diagnostic_from_issue (issue);
+  }
+  return NULL;
 }
 
 void
