@@ -603,10 +603,12 @@ t2i_diagnose_limits (const gchar * text)
   if (syntax->too_deep)
     return diagnostic_new (syntax->error_offset,
         g_steal_pointer (&syntax->error_message));
-  /* GStreamer 1.22 crashes (SIGSEGV) on links between references and no
-   * element at all ("a. ! b."): the first reference is reported as
-   * GStreamer reports one to an element that does not exist */
-  if (syntax->elements->len == 0 && syntax->links->len > 0) {
+  /* GStreamer 1.22 crashes on links between references and no element
+   * at all ("a. ! b.": SIGSEGV; "!t.!t.": endless caps queries): without
+   * an element, the first syntax error or reference to an element that
+   * does not exist is reported without asking GStreamer */
+  if (syntax->elements->len == 0
+      && (syntax->links->len > 0 || syntax->error)) {
     g_autoptr (GPtrArray) issues = check (syntax);
     Issue *issue = earliest (issues, syntax->error ? NULL : reference_kinds);
 
