@@ -584,6 +584,26 @@ t2i_diagnose_values (const gchar * text)
   return issue != NULL ? diagnostic_from_issue (issue) : NULL;
 }
 
+/* whether GStreamer will make at least one element of the description
+ * (a bin, or an element whose factory exists) */
+static gboolean
+any_element_made (const T2iSyntax * syntax)
+{
+  for (guint i = 0; i < syntax->elements->len; i++) {
+    const T2iSyntaxElement *e = g_ptr_array_index (syntax->elements, i);
+    GstElementFactory *factory;
+
+    if (e->is_bin)
+      return TRUE;
+    factory = gst_element_factory_find (e->factory);
+    if (factory != NULL) {
+      gst_object_unref (factory);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 /**
  * t2i_diagnose_limits:
  * @text: a description about to be given to gst_parse_launch_full()
@@ -603,14 +623,16 @@ t2i_diagnose_limits (const gchar * text)
   if (syntax->too_deep)
     return diagnostic_new (syntax->error_offset,
         g_steal_pointer (&syntax->error_message));
-  /* GStreamer 1.22 crashes on links between references and no element
-   * at all ("a. ! b.": SIGSEGV; "!t.!t.": endless caps queries): without
-   * an element, the first syntax error or reference to an element that
-   * does not exist is reported without asking GStreamer */
-  if (syntax->elements->len == 0
+  /* GStreamer 1.22 crashes on links between references when no element
+   * of the description can be made ("a. ! b." and "e f. ! e." with no
+   * element e: SIGSEGV; "!t.!t.": endless caps queries): then the first
+   * unknown element, syntax error or reference to an element that does
+   * not exist is reported without asking GStreamer */
+  if (!any_element_made (syntax)
       && (syntax->links->len > 0 || syntax->error)) {
     g_autoptr (GPtrArray) issues = check (syntax);
-    Issue *issue = earliest (issues, syntax->error ? NULL : reference_kinds);
+    Issue *issue = earliest (issues, syntax->error
+        || syntax->elements->len > 0 ? NULL : reference_kinds);
 
     if (issue != NULL)
       return diagnostic_from_issue (issue);
