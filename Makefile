@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 LAUNCH = $(BUILD)/tools/t2i-launch/t2i-launch
 
-.PHONY: all demo demo-train check check-asan bench docs clean
+.PHONY: all demo demo-train check check-asan fuzz bench docs clean
 
 all:
 	scripts/bootstrap $(BUILD)
@@ -40,8 +40,14 @@ check-asan:
 	scripts/bootstrap $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
 	meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite slow
 
+# The libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (default 60;
+# FUZZ_SECONDS=600 for the full run); builds build-fuzz/ with clang
+# (installed the first time).  docs/reliability.md.
+fuzz:
+	scripts/fuzz
+
 bench: all
 	bench/run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz out

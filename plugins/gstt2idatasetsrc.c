@@ -85,7 +85,6 @@
 #include "gstt2idatasetsrc.h"
 #include "gstt2iprogress.h"
 
-#include <json-glib/json-glib.h>
 #include <gst/video/video.h>
 #include <string.h>
 #include <t2i/t2i.h>
@@ -386,18 +385,6 @@ bad_item (T2iDatasetSrc * self, const char *msg)
 
 /* ---- folder and emoji: captions.jsonl ---- */
 
-static gboolean
-path_is_safe (const char *rel)
-{
-  if (!*rel || g_path_is_absolute (rel) || strchr (rel, '\\'))
-    return FALSE;
-  g_auto (GStrv) parts = g_strsplit (rel, "/", -1);
-  for (guint i = 0; parts[i]; i++)
-    if (strcmp (parts[i], "..") == 0)
-      return FALSE;
-  return TRUE;
-}
-
 /* Where @path really is when that is outside @root: a link out of the
  * folder reaches as far as an absolute path would.  NULL when it stays
  * inside, or does not resolve (a missing image is reported as such). */
@@ -414,19 +401,6 @@ resolved_outside (const char *root, const char *path)
   return g_steal_pointer (&real);
 }
 
-static gboolean
-strv_contains_node (JsonArray * arr, const char *value)
-{
-  for (guint i = 0; i < json_array_get_length (arr); i++) {
-    JsonNode *e = json_array_get_element (arr, i);
-    if (JSON_NODE_HOLDS_VALUE (e)
-        && json_node_get_value_type (e) == G_TYPE_STRING
-        && g_strcmp0 (json_node_get_string (e), value) == 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
 /* Parses one line.  Returns TRUE with @item filled (or @selected FALSE when
  * the split or subset filters it out); FALSE with @msg set when the line is
  * bad. */
@@ -434,116 +408,38 @@ static gboolean
 parse_line (T2iDatasetSrc * self, const char *text, gsize len, gint line,
     Item * item, gboolean * selected, gchar ** msg)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  T2iCaptionsLine l;
   GError *err = NULL;
-  JsonObject *obj;
-  JsonNode *node;
-  const char *rel, *split = "train";
-  GPtrArray *caps;
 
   *selected = FALSE;
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &err)) {
-    *msg = g_strdup_printf ("%s:%d: not valid JSON (%s)", self->index_file,
-        line, err->message);
+  if (!t2i_captions_parse_line (text, len, &l, &err)) {
+    *msg = g_strdup_printf ("%s:%d: %s", self->index_file, line,
+        err->message);
     g_error_free (err);
     return FALSE;
-  }
-  node = json_parser_get_root (parser);
-  if (!node || !JSON_NODE_HOLDS_OBJECT (node)) {
-    *msg = g_strdup_printf ("%s:%d: expected a JSON object {\"image\": ..., "
-        "\"captions\": [...]}", self->index_file, line);
-    return FALSE;
-  }
-  obj = json_node_get_object (node);
-
-  node = json_object_get_member (obj, "image");
-  if (!node || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING) {
-    *msg = g_strdup_printf ("%s:%d: \"image\" must be a string (a path "
-        "relative to the folder)", self->index_file, line);
-    return FALSE;
-  }
-  rel = json_node_get_string (node);
-  if (!path_is_safe (rel)) {
-    *msg = g_strdup_printf ("%s:%d: image path '%s' must be relative to the "
-        "folder and stay inside it", self->index_file, line, rel);
-    return FALSE;
-  }
-
-  node = json_object_get_member (obj, "split");
-  if (node) {
-    if (!JSON_NODE_HOLDS_VALUE (node)
-        || json_node_get_value_type (node) != G_TYPE_STRING) {
-      *msg = g_strdup_printf ("%s:%d: \"split\" must be a string such as "
-          "\"train\" or \"test\"", self->index_file, line);
-      return FALSE;
-    }
-    split = json_node_get_string (node);
-  }
-
-  /* captions: "captions": [..] or "caption": ".." */
-  caps = g_ptr_array_new_null_terminated (4, g_free, TRUE);
-  node = json_object_get_member (obj, "captions");
-  if (!node)
-    node = json_object_get_member (obj, "caption");
-  if (node && JSON_NODE_HOLDS_VALUE (node)
-      && json_node_get_value_type (node) == G_TYPE_STRING) {
-    g_ptr_array_add (caps, g_strstrip (g_strdup (json_node_get_string (node))));
-  } else if (node && JSON_NODE_HOLDS_ARRAY (node)) {
-    JsonArray *arr = json_node_get_array (node);
-    for (guint i = 0; i < json_array_get_length (arr); i++) {
-      JsonNode *e = json_array_get_element (arr, i);
-      if (!JSON_NODE_HOLDS_VALUE (e)
-          || json_node_get_value_type (e) != G_TYPE_STRING) {
-        *msg = g_strdup_printf ("%s:%d: caption %u is not a string",
-            self->index_file, line, i + 1);
-        g_ptr_array_unref (caps);
-        return FALSE;
-      }
-      g_ptr_array_add (caps, g_strstrip (g_strdup (json_node_get_string (e))));
-    }
-  } else {
-    *msg = g_strdup_printf ("%s:%d: \"captions\" must be an array of "
-        "strings", self->index_file, line);
-    g_ptr_array_unref (caps);
-    return FALSE;
-  }
-  if (caps->len == 0) {
-    *msg = g_strdup_printf ("%s:%d: no captions", self->index_file, line);
-    g_ptr_array_unref (caps);
-    return FALSE;
-  }
-  for (guint i = 0; i < caps->len; i++) {
-    if (!*(const char *) caps->pdata[i]) {
-      *msg = g_strdup_printf ("%s:%d: caption %u is empty", self->index_file,
-          line, i + 1);
-      g_ptr_array_unref (caps);
-      return FALSE;
-    }
   }
 
   /* filters */
   gboolean keep = self->split == SPLIT_ALL
-      || g_strcmp0 (split, split_name (self->split)) == 0;
-  if (keep && self->subset && *self->subset) {
-    node = json_object_get_member (obj, "subsets");
-    keep = node && JSON_NODE_HOLDS_ARRAY (node)
-        && strv_contains_node (json_node_get_array (node), self->subset);
-  }
+      || g_strcmp0 (l.split, split_name (self->split)) == 0;
+  if (keep && self->subset && *self->subset)
+    keep = l.subsets && g_strv_contains ((const char *const *) l.subsets,
+        self->subset);
   if (!keep) {
-    g_ptr_array_unref (caps);
+    t2i_captions_line_clear (&l);
     return TRUE;
   }
 
-  item->rel = g_strdup (rel);
-  item->path = g_build_filename (self->root, rel, NULL);
-  item->n_captions = caps->len;
-  item->captions = (gchar **) g_ptr_array_free (caps, FALSE);
+  item->rel = g_steal_pointer (&l.image);
+  item->path = g_build_filename (self->root, item->rel, NULL);
+  item->n_captions = g_strv_length (l.captions);
+  item->captions = g_steal_pointer (&l.captions);
   item->line = line;
   item->bad = FALSE;
+  t2i_captions_line_clear (&l);
   if (!g_file_test (item->path, G_FILE_TEST_IS_REGULAR)) {
     *msg = g_strdup_printf ("%s:%d: image '%s' not found", self->index_file,
-        line, rel);
+        line, item->rel);
     item_clear (item);
     memset (item, 0, sizeof (*item));
     return FALSE;
@@ -553,7 +449,7 @@ parse_line (T2iDatasetSrc * self, const char *text, gsize len, gint line,
   if (outside) {
     *msg = g_strdup_printf ("%s:%d: image '%s' is a link out of the folder "
         "(to %s); set follow-links=true to read it", self->index_file, line,
-        rel, outside);
+        item->rel, outside);
     item_clear (item);
     memset (item, 0, sizeof (*item));
     return FALSE;
@@ -600,10 +496,12 @@ load_index (T2iDatasetSrc * self)
     self->index_file = g_build_filename (self->root, "captions.jsonl", NULL);
   }
 
-  if (!g_file_get_contents (self->index_file, &contents, &size, &err)) {
+  if (!t2i_captions_read_file (self->index_file, T2I_CAPTIONS_MAX_FILE,
+          &contents, &size, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("location=%s: %s (a folder dataset needs captions.jsonl, see "
-            "docs/data.md)", self->root, err->message), (NULL));
+        ("location=%s: %s: %s (a folder dataset needs captions.jsonl, see "
+            "docs/data.md)", self->root, self->index_file, err->message),
+        (NULL));
     g_error_free (err);
     return FALSE;
   }

@@ -27,6 +27,7 @@
 #endif
 
 #include "gstt2ifromvideo.h"
+#include "gstt2iutil.h"
 
 #include <gst/video/video.h>
 #include <string.h>
@@ -145,7 +146,7 @@ configure (T2iFromVideo * self, GstCaps * caps)
 }
 
 static GstFlowReturn
-t2i_from_video_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+from_video_process (GstElement * parent, GstBuffer * buf)
 {
   T2iFromVideo *self = T2I_FROM_VIDEO (parent);
   GstVideoFrame frame;
@@ -216,6 +217,12 @@ t2i_from_video_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GST_BUFFER_OFFSET_END (rec) = (guint64) self->n_batches + 1;
   self->n_batches++;
   return gst_pad_push (self->srcpad, rec);
+}
+
+static GstFlowReturn
+t2i_from_video_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  return t2i_guard_flow (GST_ELEMENT (parent), from_video_process, buf);
 }
 
 static gboolean

@@ -32,6 +32,7 @@
 #endif
 
 #include "gstt2itensorsink.h"
+#include "gstt2iutil.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -196,7 +197,7 @@ add_gradients (T2iTensorSink * self, GstBuffer * rec, GPtrArray * names,
 }
 
 static GstFlowReturn
-t2i_tensor_sink_render (GstBaseSink * sink, GstBuffer * rec)
+tensor_sink_process (GstElement * sink, GstBuffer * rec)
 {
   T2iTensorSink *self = T2I_TENSOR_SINK (sink);
   GError *err = NULL;
@@ -255,6 +256,12 @@ t2i_tensor_sink_render (GstBaseSink * sink, GstBuffer * rec)
   GST_DEBUG_OBJECT (self, "wrote %s (%u tensors)", path, tensors->len);
   self->index++;
   return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+t2i_tensor_sink_render (GstBaseSink * sink, GstBuffer * rec)
+{
+  return t2i_guard_flow (GST_ELEMENT (sink), tensor_sink_process, rec);
 }
 
 static gboolean

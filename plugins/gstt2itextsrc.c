@@ -102,6 +102,13 @@ add_prompt (T2iTextSrc * self, const char *p, gsize len, const char *where,
   g_strstrip (s);
   if (!*s || s[0] == '#')
     return TRUE;
+  if (strlen (s) > T2I_CAPTION_MAX_BYTES) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("%s:%d: the prompt is %" G_GSIZE_FORMAT " bytes long, more than the "
+            "limit of %d", where, line, strlen (s), T2I_CAPTION_MAX_BYTES),
+        (NULL));
+    return FALSE;
+  }
   if (!g_utf8_validate (s, -1, NULL)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ,
         ("%s:%d: the prompt is not valid UTF-8; save the file as UTF-8",
@@ -128,7 +135,8 @@ load_prompts (T2iTextSrc * self)
           ("set either location= or text=, not both"), (NULL));
       return FALSE;
     }
-    if (!g_file_get_contents (self->location, &contents, &size, &err)) {
+    if (!t2i_captions_read_file (self->location, T2I_PROMPTS_MAX_FILE,
+            &contents, &size, &err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("location=%s: %s",
               self->location, err->message), (NULL));
       g_error_free (err);
@@ -194,6 +202,25 @@ t2i_text_src_start (GstBaseSrc * src)
   GST_INFO_OBJECT (self, "%u prompts, %" G_GINT64_FORMAT " batches",
       self->prompts->len, self->total);
   return TRUE;
+}
+
+/* the prompts are checked in NULL->READY already: a pipeline that cannot
+ * start fails before its sinks open their files (a trainer's samples=
+ * pipeline is checked at READY when training starts) */
+static GstStateChangeReturn
+t2i_text_src_change_state (GstElement * element, GstStateChange transition)
+{
+  T2iTextSrc *self = T2I_TEXT_SRC (element);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    g_clear_pointer (&self->prompts, g_ptr_array_unref);
+    gboolean ok = load_prompts (self);
+    g_clear_pointer (&self->prompts, g_ptr_array_unref);
+    if (!ok)
+      return GST_STATE_CHANGE_FAILURE;
+  }
+  return GST_ELEMENT_CLASS (t2i_text_src_parent_class)->change_state (element,
+      transition);
 }
 
 static gboolean
@@ -350,6 +377,7 @@ t2i_text_src_class_init (T2iTextSrcClass * klass)
   oc->get_property = t2i_text_src_get_property;
   oc->finalize = t2i_text_src_finalize;
   bc->start = t2i_text_src_start;
+  GST_ELEMENT_CLASS (klass)->change_state = t2i_text_src_change_state;
   bc->stop = t2i_text_src_stop;
   bc->get_caps = t2i_text_src_get_caps;
   pc->create = t2i_text_src_create;

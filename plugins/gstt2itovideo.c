@@ -40,6 +40,7 @@
 #endif
 
 #include "gstt2itovideo.h"
+#include "gstt2iutil.h"
 
 #include <errno.h>
 #include <gst/video/video.h>
@@ -423,7 +424,7 @@ write_captions (T2iToVideo * self, GstBuffer * rec, const char *const *caps)
 }
 
 static GstFlowReturn
-t2i_to_video_chain (GstPad * pad, GstObject * parent, GstBuffer * rec)
+to_video_process (GstElement * parent, GstBuffer * rec)
 {
   T2iToVideo *self = T2I_TO_VIDEO (parent);
   const char *centry = captions_entry (self);
@@ -545,6 +546,12 @@ t2i_to_video_chain (GstPad * pad, GstObject * parent, GstBuffer * rec)
   t2i_tensor_unref (host);
   gst_buffer_unref (rec);
   return ret;
+}
+
+static GstFlowReturn
+t2i_to_video_chain (GstPad * pad, GstObject * parent, GstBuffer * rec)
+{
+  return t2i_guard_flow (GST_ELEMENT (parent), to_video_process, rec);
 }
 
 static void

@@ -40,7 +40,9 @@
  * schedules' state and a description of every network (`model/<group>`,
  * t2i/arch.h), so weights= alone rebuilds a generator from it.
  * It is written every @save-every steps and at EOS (when it trained since
- * the last save), to a temporary file that is renamed over the old one.
+ * the last save), to a temporary file that is renamed over the old one;
+ * temporaries that a kill during a save left behind are removed when the
+ * trainer starts (with a warning naming them).
  * With @resume the trainer restores parameters, optimizer state, EMA, RNG
  * and step from the file (when it exists) before the first record, and
  * sources skip the records already trained, so N steps equal N/2 steps +
@@ -60,6 +62,10 @@
  * one such as multifilesink's, each file up to its index; captions and
  * columns: those of the first grid, when a t2itovideo in it sets
  * captions= and so posts `t2i-captions`).
+ * The descriptions are parsed when the trainer starts, and its elements
+ * that do not read `{checkpoint}` are taken to READY and back, so a typo,
+ * a missing prompts file or a missing model fails at once, not at the
+ * first save.
  *
  * Evaluation (@eval): a third pipeline, like @samples and run after it,
  * whose `t2i-metric` messages (t2imetric at its end) the trainer posts
@@ -483,6 +489,75 @@ side_description (const char *template, const char *checkpoint, gint64 step)
   return g_string_free (d, FALSE);
 }
 
+/* whether a string property of @e names @checkpoint (weights={checkpoint}) */
+static gboolean
+reads_checkpoint (GstElement * e, const char *checkpoint)
+{
+  guint n;
+  g_autofree GParamSpec **props =
+      g_object_class_list_properties (G_OBJECT_GET_CLASS (e), &n);
+  for (guint i = 0; i < n; i++) {
+    if (props[i]->value_type != G_TYPE_STRING
+        || !(props[i]->flags & G_PARAM_READABLE))
+      continue;
+    g_autofree gchar *v = NULL;
+    g_object_get (e, props[i]->name, &v, NULL);
+    if (v && strstr (v, checkpoint))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Takes the elements of the samples pipeline to READY, except sinks
+ * (filesink creates its file there) and, with @skip_readers, those that
+ * read the checkpoint (it may not exist yet): what they check there (a
+ * prompts file, a model's weights=) fails before any sink has opened its
+ * output, so a failing samples run leaves no empty image behind.  Posts
+ * the error itself. */
+static gboolean
+check_samples (T2iTrainer * self, const char *name, GstElement * pipe,
+    gboolean skip_readers)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipe));
+  GValue item = G_VALUE_INIT;
+  gboolean ok = TRUE, done = FALSE;
+
+  while (ok && !done) {
+    switch (gst_iterator_next (it, &item)) {
+      case GST_ITERATOR_OK:{
+        GstElement *e = g_value_get_object (&item);
+        if (!GST_IS_BIN (e)
+            && !GST_OBJECT_FLAG_IS_SET (e, GST_ELEMENT_FLAG_SINK)
+            && !(skip_readers && reads_checkpoint (e, self->checkpoint))
+            && gst_element_set_state (e, GST_STATE_READY)
+            == GST_STATE_CHANGE_FAILURE) {
+          g_autoptr (GstBus) bus = gst_element_get_bus (pipe);
+          g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus,
+              GST_MESSAGE_ERROR);
+          GError *err = NULL;
+          if (msg)
+            gst_message_parse_error (msg, &err, NULL);
+          GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+              ("%s: %s: %s", name, GST_OBJECT_NAME (e), err ? err->message :
+                  "cannot start"), (NULL));
+          g_clear_error (&err);
+          ok = FALSE;
+        }
+        g_value_reset (&item);
+        break;
+      }
+      case GST_ITERATOR_RESYNC:
+        gst_iterator_resync (it);
+        break;
+      default:
+        done = TRUE;
+    }
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return ok;
+}
+
 /* "out/grid-%03d.png" with @index, when the pattern holds exactly one
  * integer conversion (multifilesink's location); NULL otherwise */
 static gchar *
@@ -662,6 +737,12 @@ run_side (T2iTrainer * self, Side side, const char *checkpoint, gint64 step,
     t2i_session_set_rank (local, 0, 1);
     t2i_session_provide (local, pipe);
     g_object_unref (local);
+  }
+  /* what its elements check at READY fails before a sink opens a file */
+  if (!check_samples (self, name, pipe, !run)) {
+    gst_element_set_state (pipe, GST_STATE_NULL);
+    gst_object_unref (pipe);
+    return FALSE;
   }
   GstBus *bus = gst_element_get_bus (pipe);
   /* a failed start has its element's error on the bus; without one the
@@ -1579,13 +1660,19 @@ average_losses (T2iTrainer * self, GstBuffer * rec)
   return TRUE;
 }
 
-static void
-fail_non_finite (T2iTrainer * self, const char *what, double value)
+static gchar *
+what_is_kept (T2iTrainer * self)
 {
-  g_autofree char *kept = self->saved_step >= 0 ?
+  return self->saved_step >= 0 ?
       g_strdup_printf ("the last good checkpoint %s (step %" G_GINT64_FORMAT
       ") is kept", self->checkpoint, self->saved_step) :
       g_strdup ("no checkpoint was written");
+}
+
+static void
+fail_non_finite (T2iTrainer * self, const char *what, double value)
+{
+  g_autofree char *kept = what_is_kept (self);
   GST_ELEMENT_ERROR (self, STREAM, FAILED,
       ("%s is %s at step %" G_GINT64_FORMAT "; training stopped and %s "
           "(lower lr or set clip-grad-norm)", what,
@@ -1687,6 +1774,31 @@ train_step (T2iTrainer * self, GstBuffer * rec)
   return TRUE;
 }
 
+typedef struct
+{
+  T2iTrainer *self;
+  GstBuffer *rec;
+  gboolean ok;
+} Step;
+
+/* backward, optimizer and moving averages allocate: under
+ * t2i_alloc_guard(), running out of memory is this element's error */
+static gboolean
+guarded_step (gpointer data, GError ** error)
+{
+  Step *st = data;
+  T2iTrainer *self = st->self;
+
+  st->ok = train_step (self, st->rec);
+  if (st->ok && t2i_record_ends_step (st->rec))
+    for (guint i = 0; i < self->averages->len; i++) {
+      Average *a = self->averages->pdata[i];
+      if ((self->step + 1) % a->every == 0)
+        t2i_ema_update (a->ema);
+    }
+  return TRUE;
+}
+
 static void
 clear_losses (T2iTrainer * self)
 {
@@ -1717,10 +1829,19 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   self->phase[sizeof (self->phase) - 1] = 0;
 
   gboolean prev = t2i_set_grad_enabled (TRUE);
-  gboolean ok = train_step (self, rec);
+  Step st = { self, rec, FALSE };
+  GError *err = NULL;
+  if (!t2i_alloc_guard (guarded_step, &st, &err)) {
+    /* the parameters may be half stepped: no checkpoint at EOS */
+    g_autofree char *kept = what_is_kept (self);
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("%s (at step %"
+            G_GINT64_FORMAT "; training stopped and %s)", err->message,
+            self->step + 1, kept), (NULL));
+    g_error_free (err);
+  }
   t2i_set_grad_enabled (prev);
   clear_losses (self);
-  if (!ok) {
+  if (!st.ok) {
     self->failed = TRUE;
     return GST_FLOW_ERROR;
   }
@@ -1728,11 +1849,6 @@ t2i_trainer_render (GstBaseSink * sink, GstBuffer * rec)
   if (!t2i_record_ends_step (rec))
     return GST_FLOW_OK;
 
-  for (guint i = 0; i < self->averages->len; i++) {
-    Average *a = self->averages->pdata[i];
-    if ((self->step + 1) % a->every == 0)
-      t2i_ema_update (a->ema);
-  }
   for (guint i = 0; i < t2i_record_n_entries (rec); i++) {
     T2iTensor *t = t2i_record_get_tensor (rec,
         t2i_record_entry_name (rec, i));
@@ -1790,11 +1906,34 @@ reset (T2iTrainer * self)
   self->synced = FALSE;
 }
 
+/* the temporaries that killed saves of our checkpoint left behind (a
+ * save in progress elsewhere holds a lock on its own and is left alone) */
+static void
+remove_stale_temporaries (T2iTrainer * self)
+{
+  g_auto (GStrv) removed = NULL;
+  GError *err = NULL;
+
+  if (!self->checkpoint || !*self->checkpoint)
+    return;
+  gint n = t2i_safetensors_remove_stale (self->checkpoint, &removed, &err);
+  if (n < 0) {
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("%s", err->message), (NULL));
+    g_error_free (err);
+  } else if (n > 0) {
+    g_autofree gchar *list = g_strjoinv (", ", removed);
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("removed what an "
+            "interrupted save of checkpoint=%s left behind: %s",
+            self->checkpoint, list), (NULL));
+  }
+}
+
 static gboolean
 t2i_trainer_start (GstBaseSink * sink)
 {
   T2iTrainer *self = T2I_TRAINER (sink);
   reset (self);
+  remove_stale_temporaries (self);
   return open_resume (self);
 }
 

@@ -323,6 +323,20 @@ build (T2iTransform * self, const GstStructure * in, GError ** error)
   return TRUE;
 }
 
+typedef struct
+{
+  T2iTransform *self;
+  const GstStructure *in;
+  GstBuffer *record;
+} Work;
+
+static gboolean
+guarded_build (gpointer data, GError ** error)
+{
+  Work *w = data;
+  return build (w->self, w->in, error);
+}
+
 static gboolean
 t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
@@ -330,6 +344,7 @@ t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   T2iTransform *self = T2I_TRANSFORM (trans);
   T2iTransformPrivate *p = PRIV (self);
   GError *err = NULL;
+  Work w = { self, gst_caps_get_structure (incaps, 0), NULL };
 
   if (p->built)
     return TRUE;
@@ -338,7 +353,8 @@ t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   /* a failed build has added parameters already: never build twice */
   if (p->build_failed)
     return FALSE;
-  if (!build (self, gst_caps_get_structure (incaps, 0), &err)) {
+  /* parameters the machine cannot hold fail as this element's error */
+  if (!t2i_alloc_guard (guarded_build, &w, &err)) {
     post_error (self, err);
     g_error_free (err);
     p->build_failed = TRUE;
@@ -346,6 +362,14 @@ t2i_transform_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   }
   p->built = TRUE;
   return TRUE;
+}
+
+static gboolean
+guarded_process (gpointer data, GError ** error)
+{
+  Work *w = data;
+  return T2I_TRANSFORM_GET_CLASS (w->self)->process (w->self, w->record,
+      error);
 }
 
 static GstFlowReturn
@@ -370,7 +394,9 @@ t2i_transform_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   gboolean prev = t2i_set_grad_enabled (t2i_transform_is_training (self));
-  gboolean ok = klass->process ? klass->process (self, buf, &err) : TRUE;
+  Work w = { self, NULL, buf };
+  gboolean ok = klass->process ? t2i_alloc_guard (guarded_process, &w, &err)
+      : TRUE;
   t2i_set_grad_enabled (prev);
   if (ok)
     drop_from_record (PRIV (self)->drop, buf);

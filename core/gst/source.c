@@ -43,6 +43,41 @@ t2i_source_change_state (GstElement * element, GstStateChange transition)
       transition);
 }
 
+typedef struct
+{
+  GstBaseSrc *src;
+  guint64 offset;
+  guint size;
+  GstBuffer **buf;
+  GstFlowReturn ret;
+} Create;
+
+static gboolean
+guarded_create (gpointer data, GError ** error)
+{
+  Create *c = data;
+  c->ret = GST_BASE_SRC_CLASS (t2i_source_parent_class)->create (c->src,
+      c->offset, c->size, c->buf);
+  return TRUE;
+}
+
+/* the subclass's create() under t2i_alloc_guard(): a batch the machine
+ * cannot hold is this element's error */
+static GstFlowReturn
+t2i_source_create (GstBaseSrc * src, guint64 offset, guint size,
+    GstBuffer ** buf)
+{
+  Create c = { src, offset, size, buf, GST_FLOW_ERROR };
+  GError *err = NULL;
+
+  if (!t2i_alloc_guard (guarded_create, &c, &err)) {
+    GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("%s", err->message), (NULL));
+    g_error_free (err);
+    return GST_FLOW_ERROR;
+  }
+  return c.ret;
+}
+
 static void
 t2i_source_finalize (GObject * obj)
 {
@@ -57,6 +92,7 @@ t2i_source_class_init (T2iSourceClass * klass)
   GST_ELEMENT_CLASS (klass)->set_context = t2i_source_set_context;
   GST_ELEMENT_CLASS (klass)->change_state = t2i_source_change_state;
   GST_BASE_SRC_CLASS (klass)->query = t2i_source_query;
+  GST_BASE_SRC_CLASS (klass)->create = t2i_source_create;
   gst_type_mark_as_plugin_api (T2I_TYPE_SOURCE, 0);
 }
 

@@ -3,12 +3,15 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "t2i/safetensors.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -88,7 +91,10 @@ fail (GError ** error, gint code, const char *path, const char *fmt, ...)
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (error, T2I_SAFETENSORS_ERROR, code, "%s: %s", path, msg);
+  /* messages quote the header: one line whatever it holds */
+  gchar *line = t2i_text_one_line (msg);
+  g_set_error (error, T2I_SAFETENSORS_ERROR, code, "%s: %s", path, line);
+  g_free (line);
   g_free (msg);
 }
 
@@ -981,6 +987,117 @@ sync_directory_of (const char *path)
   g_free (dir);
 }
 
+/* ---- temporary files ----
+ * A save writes "<path>.tmp-XXXXXX" (mkstemp's six letters and digits),
+ * holding an exclusive flock() on it until it is renamed or removed.  The
+ * kernel drops the lock when the writer dies, however it dies, so a
+ * temporary nobody holds locked is the remains of an interrupted save.
+ * The temporaries this process is writing are listed, for
+ * t2i_safetensors_abort_saves(). */
+
+static GMutex temps_lock;
+static GPtrArray *temps;        /* paths of the saves in progress */
+static gboolean aborting;
+
+static gboolean
+register_temp (const char *tmp)
+{
+  gboolean ok;
+  g_mutex_lock (&temps_lock);
+  ok = !aborting;
+  if (ok) {
+    if (!temps)
+      temps = g_ptr_array_new_with_free_func (g_free);
+    g_ptr_array_add (temps, g_strdup (tmp));
+  }
+  g_mutex_unlock (&temps_lock);
+  return ok;
+}
+
+static void
+unregister_temp (const char *tmp)
+{
+  g_mutex_lock (&temps_lock);
+  for (guint i = 0; temps && i < temps->len; i++)
+    if (strcmp (temps->pdata[i], tmp) == 0) {
+      g_ptr_array_remove_index_fast (temps, i);
+      break;
+    }
+  g_mutex_unlock (&temps_lock);
+}
+
+void
+t2i_safetensors_abort_saves (void)
+{
+  g_mutex_lock (&temps_lock);
+  aborting = TRUE;
+  for (guint i = 0; temps && i < temps->len; i++)
+    (void) g_unlink (temps->pdata[i]);
+  g_mutex_unlock (&temps_lock);
+}
+
+/* "<base>.tmp-" followed by exactly six of mkstemp's characters */
+static gboolean
+is_temp_name (const char *name, const char *base)
+{
+  gsize n = strlen (base);
+  if (strncmp (name, base, n) != 0 || strncmp (name + n, ".tmp-", 5) != 0)
+    return FALSE;
+  const char *x = name + n + 5;
+  for (gint i = 0; i < 6; i++)
+    if (!g_ascii_isalnum (x[i]))
+      return FALSE;
+  return x[6] == 0;
+}
+
+gint
+t2i_safetensors_remove_stale (const char *path, gchar *** removed,
+    GError ** error)
+{
+  g_return_val_if_fail (path != NULL, -1);
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_null_terminated (0, g_free,
+      TRUE);
+  GError *derr = NULL;
+  GDir *d = g_dir_open (dir, 0, &derr);
+  const char *name;
+
+  if (removed)
+    *removed = NULL;
+  if (!d) {
+    /* no folder yet: nothing was ever saved there */
+    if (g_error_matches (derr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+      g_error_free (derr);
+      return 0;
+    }
+    fail (error, T2I_SAFETENSORS_ERROR_IO, path, "cannot look for the "
+        "temporary files of interrupted saves: %s", derr->message);
+    g_error_free (derr);
+    return -1;
+  }
+  while ((name = g_dir_read_name (d))) {
+    if (!is_temp_name (name, base))
+      continue;
+    g_autofree char *full = strcmp (dir, ".") == 0 ? g_strdup (name)
+        : g_build_filename (dir, name, NULL);
+    /* a regular file of ours (not a link), that no writer holds */
+    int fd = open (full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+      continue;
+    if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
+        && flock (fd, LOCK_EX | LOCK_NB) == 0 && g_unlink (full) == 0)
+      g_ptr_array_add (names, g_steal_pointer (&full));
+    close (fd);
+  }
+  g_dir_close (d);
+  gint n = (gint) names->len;
+  if (removed)
+    *removed = (gchar **) g_ptr_array_steal (names, NULL);
+  return n;
+}
+
 gboolean
 t2i_safetensors_save (const char *path, const char *const *names, T2iTensor ** tensors,
     guint n, GHashTable * metadata, GError ** error)
@@ -995,6 +1112,7 @@ t2i_safetensors_save (const char *path, const char *const *names, T2iTensor ** t
   gboolean ok = FALSE;
   guint64 len_le;
   int saved_errno;
+  gboolean registered = FALSE;
 
   if (!check_save_args (path, names, tensors, n, metadata, error))
     return FALSE;
@@ -1022,6 +1140,14 @@ t2i_safetensors_save (const char *path, const char *const *names, T2iTensor ** t
     g_clear_pointer (&tmp, g_free);
     goto out;
   }
+  /* held until the end: t2i_safetensors_remove_stale() leaves it alone */
+  (void) flock (fd, LOCK_EX);
+  if (!register_temp (tmp)) {
+    fail (error, T2I_SAFETENSORS_ERROR_IO, path, "not written: the process "
+        "is being aborted");
+    goto out;
+  }
+  registered = TRUE;
   len_le = GUINT64_TO_LE ((guint64) header->len);
   if (!write_all (fd, &len_le, 8) || !write_all (fd, header->str, header->len))
     goto io_error;
@@ -1037,6 +1163,8 @@ t2i_safetensors_save (const char *path, const char *const *names, T2iTensor ** t
   fd = -1;
   if (rename (tmp, path) != 0)
     goto io_error;
+  unregister_temp (tmp);
+  registered = FALSE;
   g_clear_pointer (&tmp, g_free);
   sync_directory_of (path);
   ok = TRUE;
@@ -1051,6 +1179,8 @@ out:
     close (fd);
   if (tmp) {
     g_unlink (tmp);
+    if (registered)
+      unregister_temp (tmp);
     g_free (tmp);
   }
   if (header)

@@ -313,17 +313,23 @@ t2i_dnnl_prim_execute (T2iDnnlPrim * p, gpointer const *handles)
   gboolean ok = TRUE;
   gint n = 0;
 
-  g_mutex_lock (&p->lock);
+  gpointer prim_data[T2I_DNNL_MAX_ARGS] = { NULL };
+
+  /* allocated before the lock: an allocation may unwind
+   * (t2i_alloc_guard()), which must not leave the primitive locked */
   if (p->scratch_bytes)
     scratch = t2i_alloc (p->scratch_bytes, &blocks[T2I_DNNL_MAX_ARGS]);
+  for (gint i = 0; i < p->n_args; i++)
+    if (p->args[i].prim_mem)
+      prim_data[i] = t2i_alloc (p->args[i].prim_bytes, &blocks[i]);
 
+  g_mutex_lock (&p->lock);
   for (gint i = 0; i < p->n_args && ok; i++) {
     Arg *a = &p->args[i];
     dnnl_memory_set_data_handle (a->user_mem, handles[i]);
     if (!a->prim_mem)
       continue;
-    dnnl_memory_set_data_handle (a->prim_mem, t2i_alloc (a->prim_bytes,
-            &blocks[i]));
+    dnnl_memory_set_data_handle (a->prim_mem, prim_data[i]);
     if (!a->output) {
       dnnl_exec_arg_t ra[3] = { {DNNL_ARG_FROM, a->user_mem},
       {DNNL_ARG_TO, a->prim_mem}

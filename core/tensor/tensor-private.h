@@ -20,3 +20,9 @@ T2iTensor *t2i_tensor_new_with_storage (T2iDType dtype, gint ndim,
  * one to its storage, no graph (safe to update in place) */
 gboolean t2i_tensor_is_exclusive (T2iTensor * t);
 
+/* t2i_alloc() without the failure: NULL when the block is refused, the
+ * reason kept (per thread) for t2i_alloc_fail() */
+gpointer t2i_alloc_try (gsize nbytes, gpointer * block);
+/* unwinds to the thread's t2i_alloc_guard() (or aborts) with the reason of
+ * the last refusal; @what names what was being allocated */
+G_GNUC_NORETURN void t2i_alloc_fail (const char *what);

@@ -13,14 +13,33 @@
 
 static T2iTensor *tensor_header (T2iDType dtype, gint ndim, const gint64 * shape);
 
-static Storage *
-storage_new (gsize nbytes)
+/* "f32 [65536,1048576]" */
+G_GNUC_NORETURN static void
+fail_tensor (T2iDType dtype, gint ndim, const gint64 * shape)
 {
+  char what[160];
+  gsize len = (gsize) g_snprintf (what, sizeof what, "a tensor %s [",
+      t2i_dtype_name (dtype));
+  for (gint i = 0; i < ndim && len < sizeof what; i++)
+    len += (gsize) g_snprintf (what + len, sizeof what - len,
+        "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
+  g_strlcat (what, "]", sizeof what);
+  t2i_alloc_fail (what);
+}
+
+static Storage *
+storage_new (gsize nbytes, T2iDType dtype, gint ndim, const gint64 * shape)
+{
+  gpointer block;
+  gpointer data = t2i_alloc_try (nbytes ? nbytes : 1, &block);
+  if (!data)
+    fail_tensor (dtype, ndim, shape);
   Storage *s = g_new0 (Storage, 1);
   s->ref_count = 1;
   s->nbytes = nbytes;
   s->device = T2I_DEVICE_CPU;
-  s->data = t2i_alloc (nbytes ? nbytes : 1, &s->block);
+  s->data = data;
+  s->block = block;
   return s;
 }
 
@@ -82,12 +101,14 @@ t2i_dtype_from_name (const char *name, T2iDType * out)
   return FALSE;
 }
 
+/* G_MAXINT64 when the product does not fit */
 gint64
 t2i_shape_numel (gint ndim, const gint64 * shape)
 {
   gint64 n = 1;
   for (gint i = 0; i < ndim; i++)
-    n *= shape[i];
+    if (__builtin_mul_overflow (n, shape[i], &n))
+      return G_MAXINT64;
   return n;
 }
 
@@ -112,8 +133,20 @@ tensor_header (T2iDType dtype, gint ndim, const gint64 * shape)
 T2iTensor *
 t2i_tensor_new (T2iDType dtype, gint ndim, const gint64 * shape)
 {
+  gsize nbytes;
+
+  g_return_val_if_fail (ndim >= 0 && ndim <= T2I_MAX_DIMS, NULL);
+  gint64 numel = t2i_shape_numel (ndim, shape);
+  if (numel == G_MAXINT64 || __builtin_mul_overflow ((gsize) MAX (numel, 0),
+          t2i_dtype_size (dtype), &nbytes))
+    nbytes = G_MAXSIZE;
+  /* first the data, which may unwind (t2i_alloc_guard()), then the header */
+  Storage *s = storage_new (nbytes, dtype, ndim, shape);
   T2iTensor *t = tensor_header (dtype, ndim, shape);
-  Storage *s = storage_new (t->nbytes);
+  if (!t) {
+    storage_unref (s);
+    return NULL;
+  }
   t->storage = s;
   t->data = s->data;
   return t;

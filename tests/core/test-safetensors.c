@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static char *tmpdir;
 
@@ -600,6 +603,102 @@ test_fuzz (void)
   g_free (path);
 }
 
+/* what a killed save leaves behind goes; everything else stays */
+static void
+test_remove_stale (void)
+{
+  g_autofree char *dir = tmp_path ("stale");
+  g_autofree char *ck = g_build_filename (dir, "ck.safetensors", NULL);
+  const char *stale[] = { "ck.safetensors.tmp-AbC123",
+    "ck.safetensors.tmp-000000"
+  };
+  const char *kept[] = { "ck.safetensors", "ck.safetensors.tmp-AbC12",
+    "ck.safetensors.tmp-AbC1234", "ck.safetensors.tmp-AbC12.",
+    "ck.safetensors.tmp-AbC123.bak", "other.safetensors.tmp-AbC123",
+    "xck.safetensors.tmp-AbC123", "ck.safetensors.tmp-held00",
+    "ck.safetensors.tmp-link00", "ck.safetensors.tmp-dir000"
+  };
+  GError *error = NULL;
+  gchar **removed = NULL;
+
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  /* no folder yet: nothing to do */
+  g_autofree char *none = g_build_filename (dir, "no", "x.safetensors", NULL);
+  g_assert_cmpint (t2i_safetensors_remove_stale (none, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (stale); i++) {
+    g_autofree char *p = g_build_filename (dir, stale[i], NULL);
+    put_file (p, "x", 1);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (kept) - 3; i++) {
+    g_autofree char *p = g_build_filename (dir, kept[i], NULL);
+    put_file (p, "x", 1);
+  }
+  /* a save in progress (in any process) holds a lock on its temporary */
+  g_autofree char *held = g_build_filename (dir, "ck.safetensors.tmp-held00",
+      NULL);
+  put_file (held, "x", 1);
+  int fd = open (held, O_RDONLY);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+  /* a link or a folder with such a name is not what a save writes */
+  g_autofree char *link = g_build_filename (dir, "ck.safetensors.tmp-link00",
+      NULL);
+  g_assert_cmpint (symlink ("other.safetensors.tmp-AbC123", link), ==, 0);
+  g_autofree char *sub = g_build_filename (dir, "ck.safetensors.tmp-dir000",
+      NULL);
+  g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+
+  g_assert_cmpint (t2i_safetensors_remove_stale (ck, &removed, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (removed), ==, 2);
+  for (guint i = 0; i < G_N_ELEMENTS (stale); i++) {
+    g_autofree char *p = g_build_filename (dir, stale[i], NULL);
+    g_assert_true (g_strv_contains ((const char *const *) removed, p));
+    g_assert_false (g_file_test (p, G_FILE_TEST_EXISTS));
+  }
+  g_strfreev (removed);
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++) {
+    g_autofree char *p = g_build_filename (dir, kept[i], NULL);
+    g_assert_true (g_file_test (p, G_FILE_TEST_EXISTS
+            | G_FILE_TEST_IS_SYMLINK));
+  }
+  /* once its writer is gone, the lock goes with it */
+  close (fd);
+  g_assert_cmpint (t2i_safetensors_remove_stale (ck, NULL, &error), ==, 1);
+  g_assert_false (g_file_test (held, G_FILE_TEST_EXISTS));
+
+  g_rmdir (sub);
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++) {
+    g_autofree char *p = g_build_filename (dir, kept[i], NULL);
+    g_unlink (p);
+  }
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* after t2i_safetensors_abort_saves() nothing is written any more */
+static void
+test_abort_saves (void)
+{
+  if (g_test_subprocess ()) {
+    g_autofree char *path = tmp_path ("aborted.safetensors");
+    T2iTensor *a = t2i_tensor_full (T2I_F32, T2I_SHAPE (8), 1.0);
+    const char *names[] = { "a" };
+    GError *error = NULL;
+
+    t2i_safetensors_abort_saves ();
+    g_assert_false (t2i_safetensors_save (path, names, &a, 1, NULL, &error));
+    g_assert_error (error, T2I_SAFETENSORS_ERROR, T2I_SAFETENSORS_ERROR_IO);
+    g_assert_nonnull (strstr (error->message, "being aborted"));
+    g_error_free (error);
+    t2i_tensor_unref (a);
+    g_assert_cmpuint (count_dir_entries (tmpdir), ==, 0);
+    return;
+  }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -613,6 +712,8 @@ main (int argc, char **argv)
   g_test_add_func ("/safetensors/corrupt", test_corrupt);
   g_test_add_func ("/safetensors/atomic-save", test_atomic_save);
   g_test_add_func ("/safetensors/fuzz", test_fuzz);
+  g_test_add_func ("/safetensors/remove-stale", test_remove_stale);
+  g_test_add_func ("/safetensors/abort-saves", test_abort_saves);
   ret = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);

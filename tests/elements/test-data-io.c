@@ -367,6 +367,22 @@ test_tovideo_captions_file (void)
 
 /* ---- t2ifromvideo ---- */
 
+/* a batch of frames past the memory limit: t2ifromvideo's own error */
+static void
+test_fromvideo_out_of_memory (void)
+{
+  t2i_alloc_set_limit (64 << 20);
+  g_autoptr (RunResult) r = run_pipeline ("videotestsrc num-buffers=1 ! "
+      "video/x-raw,format=RGB,width=2048,height=2048 ! t2ifromvideo "
+      "batch-size=4 ! fakesink name=sink", NULL);
+  t2i_alloc_set_limit (0);
+  g_assert_nonnull (r->error);
+  g_assert_cmpstr (r->error, ==, "out of memory: a tensor f32 "
+      "[4,3,2048,2048] needs 192 MiB, more than the limit of 64 MiB "
+      "(T2I_MEMORY_LIMIT); make the batch, the image size or the model "
+      "smaller");
+}
+
 static void
 test_fromvideo_roundtrip (void)
 {
@@ -508,6 +524,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tovideo/frames-and-range", test_tovideo_frames_and_range);
   g_test_add_func ("/tovideo/captions-file", test_tovideo_captions_file);
   g_test_add_func ("/fromvideo/roundtrip", test_fromvideo_roundtrip);
+  g_test_add_func ("/fromvideo/out-of-memory", test_fromvideo_out_of_memory);
   g_test_add_func ("/pipelines/demo-and-grid", test_pipelines);
   int ret = g_test_run ();
   gst_deinit ();

@@ -344,6 +344,59 @@ test_eval (Fixture * f, gconstpointer data)
   g_assert_nonnull (strstr (err2, "nosuch"));
 }
 
+/* samples= reading a file that is not there: the trainer fails when it
+ * starts, before a step, and no output file is created */
+static void
+test_samples_missing_input (Fixture * f, gconstpointer data)
+{
+  g_autofree char *prompts = g_build_filename (f->dir, "prompts.txt", NULL);
+  g_autofree char *extra = g_strdup_printf ("save-every=2 samples=\""
+      "t2itextsrc location=%s ! filesink location=%s/out-{step}\"", prompts,
+      f->dir);
+  g_autofree char *desc = train_pipeline (f, 4, "", extra);
+  g_autofree char *err = NULL;
+  g_autofree char *out0 = g_strdup_printf ("%s/out-0", f->dir);
+  g_autofree char *out2 = g_strdup_printf ("%s/out-2", f->dir);
+
+  g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
+  g_test_message ("error: %s", err);
+  g_assert_true (g_str_has_prefix (err, "samples: t2itextsrc"));
+  g_assert_nonnull (strstr (err, "location=" ));
+  g_assert_nonnull (strstr (err, "No such file"));
+  g_assert_false (g_file_test (f->ck, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (out0, G_FILE_TEST_EXISTS));
+
+  /* there at start, gone at the first save: that save's samples fail,
+   * still before the sink creates its file */
+  g_assert_true (g_file_set_contents (prompts, "a red circle\n", -1, NULL));
+  g_autofree char *slow = g_strdup_printf ("t2itensorsrc location=%s "
+      "repeat=4 ! identity sleep-time=300000 ! t2itesttoy name=toy hidden=%d "
+      "out-features=%d weights=%s ! t2itestmse update=toy output=mse ! "
+      "t2itrainer checkpoint=%s %s", f->data, HIDDEN, OUT, f->init, f->ck,
+      extra);
+  GstElement *pipe = gst_parse_launch (slow, NULL);
+  g_assert_nonnull (pipe);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  g_assert_cmpint (gst_element_get_state (pipe, NULL, NULL,
+          GST_CLOCK_TIME_NONE), ==, GST_STATE_CHANGE_SUCCESS);
+  g_unlink (prompts);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
+  GError *gerr = NULL;
+  gst_message_parse_error (msg, &gerr, NULL);
+  g_test_message ("error: %s", gerr->message);
+  g_assert_true (g_str_has_prefix (gerr->message, "samples: t2itextsrc"));
+  g_error_free (gerr);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  g_assert_true (g_file_test (f->ck, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (out2, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_nan (Fixture * f, gconstpointer data)
 {
@@ -513,19 +566,71 @@ test_kill_during_save (Fixture * f, gconstpointer data)
     gint64 step;
     check_loadable (ck, &step);
     max_step = MAX (max_step, step);
-    /* clear temporaries a killed writer left behind */
-    GDir *d = g_dir_open (f->dir, 0, NULL);
-    const char *name;
-    while ((name = g_dir_read_name (d)))
-      if (strstr (name, ".tmp")) {
-        g_autofree char *p = g_build_filename (f->dir, name, NULL);
-        g_unlink (p);
-      }
-    g_dir_close (d);
+    /* the next round's trainer removes what this kill left behind */
   }
   g_test_message ("largest step seen %" G_GINT64_FORMAT ", kills that "
       "interrupted a save: %u of 10", max_step, torn_saves);
   g_assert_cmpint (max_step, >=, 1);
+
+  /* a trainer of the same checkpoint starts by removing the temporaries
+   * of killed saves; a temporary that is not one is left alone */
+  g_autofree char *stale = g_strconcat (ck, ".tmp-Zz9Zz9", NULL);
+  g_autofree char *other = g_strconcat (ck, ".tmp-notmine", NULL);
+  g_assert_true (g_file_set_contents (stale, "x", 1, NULL));
+  g_assert_true (g_file_set_contents (other, "x", 1, NULL));
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
+      "repeat=1 ! t2itesttoy name=toy hidden=4 out-features=8 ! "
+      "t2itestmse update=toy ! t2itrainer checkpoint=%s", big, ck);
+  g_assert_true (test_run_pipeline (desc, NULL, NULL, NULL));
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_temp_files (f->dir), ==, 1);
+  g_unlink (other);
+}
+
+/* ---- out of memory in backward: the trainer's own error ---- */
+
+/* in a child process: an abandoned step's allocations are not freed, by
+ * design, so the leak checker must not count them */
+static int
+out_of_memory_child (const char *dir)
+{
+  g_autofree char *data = g_build_filename (dir, "data.safetensors", NULL);
+  g_autofree char *ck = g_build_filename (dir, "oom.safetensors", NULL);
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s "
+      "repeat=3 ! t2itesttoy name=toy hidden=262144 out-features=%d ! "
+      "t2itestmse update=toy ! t2itrainer checkpoint=%s save-every=1", data,
+      OUT, ck);
+  g_autofree char *err = NULL;
+  /* the parameters (8 MiB) and the forward pass (3 x 8 MiB) fit, the
+   * gradients and Adam's moments do not */
+  t2i_alloc_set_limit (40 << 20);
+  gboolean ok = test_run_pipeline (desc, &err, NULL, NULL);
+  g_print ("%s\n", ok ? "(no error)" : err);
+  return 0;
+}
+
+static void
+test_out_of_memory (Fixture * f, gconstpointer data)
+{
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  char *argv[] = { self_exe, (char *) "--out-of-memory", f->dir, NULL };
+  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "ASAN_OPTIONS",
+      "detect_leaks=0:abort_on_error=1", TRUE);
+  g_autofree char *out = NULL;
+  gint status;
+  GError *err = NULL;
+
+  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, NULL, &status, &err));
+  g_assert_no_error (err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_test_message ("%s", out);
+  g_assert_true (g_str_has_prefix (out, "out of memory: a tensor f32 "));
+  g_assert_nonnull (strstr (out, "past the limit of 40 MiB"));
+  g_assert_true (g_str_has_suffix (out, " (at step 1; training stopped and "
+          "no checkpoint was written)\n"));
+  g_autofree char *ck = g_build_filename (f->dir, "oom.safetensors", NULL);
+  g_assert_false (g_file_test (ck, G_FILE_TEST_EXISTS));
 }
 
 /* ---- alternating phases ---- */
@@ -725,6 +830,8 @@ main (int argc, char **argv)
   test_elements_register ();
   if (argc == 3 && strcmp (argv[1], "--save-loop") == 0)
     return save_loop_child (argv[2]);
+  if (argc == 3 && strcmp (argv[1], "--out-of-memory") == 0)
+    return out_of_memory_child (argv[2]);
 
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/trainer/matches-core-api", Fixture, NULL, fixture_setup,
@@ -739,6 +846,8 @@ main (int argc, char **argv)
       test_samples_message, fixture_teardown);
   g_test_add ("/trainer/eval", Fixture, NULL, fixture_setup, test_eval,
       fixture_teardown);
+  g_test_add ("/trainer/samples-missing-input", Fixture, NULL,
+      fixture_setup, test_samples_missing_input, fixture_teardown);
   g_test_add ("/trainer/nan", Fixture, NULL, fixture_setup, test_nan,
       fixture_teardown);
   g_test_add ("/trainer/errors", Fixture, NULL, fixture_setup, test_errors,
@@ -751,5 +860,7 @@ main (int argc, char **argv)
       test_group_schedules, fixture_teardown);
   g_test_add ("/trainer/kill-during-save", Fixture, NULL, fixture_setup,
       test_kill_during_save, fixture_teardown);
+  g_test_add ("/trainer/out-of-memory", Fixture, NULL, fixture_setup,
+      test_out_of_memory, fixture_teardown);
   return g_test_run ();
 }

@@ -387,6 +387,55 @@ class RuntimeErrors(unittest.TestCase):
                          'good checkpoint (out.safetensors))\n')
 
 
+class InputLimits(unittest.TestCase):
+    """Prompt and caption files past their limits: one line, exit 1."""
+
+    def test_prompts(self):
+        self.assertEqual(launch('--', 't2itextsrc location=/nonexistent ! '
+                                'fakesink'), (
+            1, '', 't2itextsrc0: location=/nonexistent: cannot open it: No '
+            'such file or directory\n'))
+        self.assertEqual(launch('--', 't2itextsrc location=/dev/zero ! '
+                                'fakesink'), (
+            1, '', 't2itextsrc0: location=/dev/zero: longer than 16 MiB, the '
+            'limit\n'))
+        path = tmp_path('long-prompt.txt')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('a red circle\n' + 'b' * 4097 + '\n')
+        self.assertEqual(launch('--', 't2itextsrc location=' + path +
+                                ' ! fakesink'), (
+            1, '', 't2itextsrc0: ' + path + ':2: the prompt is 4097 bytes '
+            'long, more than the limit of 4096\n'))
+
+    def test_captions(self):
+        d = tmp_path('captions-limits')
+        os.makedirs(os.path.join(d, 'images'))
+        shutil.copy(os.path.join(FIXTURES, '..', '..', 'examples',
+                                 'custom-element', 'README.md'),
+                    os.path.join(d, 'images', 'a.png'))
+        lines = [
+            '{"image": "images/a.png", "captions": ["%s"]}' % ('c' * 4097),
+            '{"image": "images/a.png", "captions": ["x"], "pad": "%s"}' % (
+                'p' * 65536),
+            '[' * 20000 + ']' * 20000,
+        ]
+        expect = [
+            'captions.jsonl:1: caption 1 is 4097 bytes long, more than the '
+            'limit of 4096',
+            'captions.jsonl:1: the line is 65591 bytes long, more than the '
+            'limit of 65536',
+            'captions.jsonl:1: arrays and objects nested more than 16 deep',
+        ]
+        for line, want in zip(lines, expect):
+            with open(os.path.join(d, 'captions.jsonl'), 'w') as f:
+                f.write(line + '\n')
+            code, out, err = launch('--', 't2idatasetsrc dataset=folder '
+                                    'location=' + d + ' ! fakesink')
+            self.assertEqual((code, out), (1, ''), err)
+            self.assertEqual(err, 't2idatasetsrc0: ' + os.path.join(d, want) +
+                             ' (set on-error=skip to skip bad items)\n')
+
+
 class BuildErrors(unittest.TestCase):
     """An element that refuses a link while the pipeline is built: its own
     line, as when it fails running (exit 1), not 'could not link'."""
@@ -524,6 +573,58 @@ class LostOutput(unittest.TestCase):
         self.assertFalse(os.path.exists(path))
 
 
+class OutOfMemory(unittest.TestCase):
+    """A tensor the machine cannot give: one line naming the element and
+    the size, exit 1, instead of an abort (docs/reliability.md)."""
+
+    # an abandoned computation's allocations are not freed, by design
+    NO_LEAK_CHECK = {'ASAN_OPTIONS': 'detect_leaks=0:abort_on_error=1'}
+
+    def oom(self, pipeline, limit=None):
+        env = dict(self.NO_LEAK_CHECK)
+        if limit:
+            env['T2I_MEMORY_LIMIT'] = limit
+        code, out, err = launch('-q', '--', pipeline, env=env)
+        self.assertEqual((code, out), (1, ''), err)
+        self.assertEqual(err.count('\n'), 1, err)
+        return err
+
+    def test_noise_past_the_machine(self):
+        err = self.oom('t2itextsrc text=a batch-size=65536 ! t2inoise '
+                       'dim=1048576 ! fakesink')
+        self.assertRegex(err, r'^t2inoise0: out of memory: a tensor f32 '
+                         r'\[65536,1048576\] needs 256 GiB, more than the '
+                         r'[0-9.]+ [GT]iB of memory and swap of this machine; '
+                         r'make the batch, the image size or the model '
+                         r'smaller\n$')
+
+    def test_limit(self):
+        err = self.oom('t2itextsrc text=a batch-size=1024 ! t2inoise '
+                       'dim=65536 ! fakesink', limit='64M')
+        self.assertEqual(err, 't2inoise0: out of memory: a tensor f32 '
+                         '[1024,65536] needs 256 MiB, more than the limit '
+                         'of 64 MiB (T2I_MEMORY_LIMIT=64M); make the batch, '
+                         'the image size or the model smaller\n')
+
+    def test_source(self):
+        err = self.oom('t2idatasetsrc dataset=shapes batch-size=64 '
+                       'resolution=256 max-steps=1 ! fakesink', limit='16M')
+        self.assertEqual(err, 't2idatasetsrc0: out of memory: a tensor f32 '
+                         '[64,3,256,256] needs 48 MiB, more than the limit of '
+                         '16 MiB (T2I_MEMORY_LIMIT=16M); make the batch, the '
+                         'image size or the model smaller\n')
+
+    def test_generator_parameters(self):
+        """Parameters too wide for the machine fail while it builds."""
+        err = self.oom('t2itextsrc text=a batch-size=1 ! t2inoise dim=8 ! '
+                       't2inoise output=h dim=8 ! t2igenerator cond=h '
+                       'channels=4096 resolution=1024 mapping-layers=1 ! '
+                       'fakesink', limit='1G')
+        self.assertRegex(err, r'^t2igenerator0: out of memory: a tensor f32 '
+                         r'\[4096,4096,3,3\] needs 576 MiB with [0-9.]+ MiB '
+                         r'in use, past the limit of 1 GiB ')
+
+
 class Interrupt(unittest.TestCase):
     def start(self, *args):
         return subprocess.Popen([T2I_LAUNCH, *args], cwd=FIXTURES, env=ENV,
@@ -567,6 +668,41 @@ class Interrupt(unittest.TestCase):
         _, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 130, err)
         self.assertIn('t2i-launch: aborted\n', err)
+
+
+    def test_second_sigint_during_a_save(self):
+        """Aborting while a checkpoint is written leaves neither a torn
+        checkpoint nor the temporary file (a 340 MB checkpoint written at
+        EOS, aborted when its temporary appears)."""
+        d = tmp_path('abort-save')
+        os.mkdir(d)
+        ck = os.path.join(d, 'c.safetensors')
+        pipeline = ('t2itextsrc text=a batch-size=1 ! t2inoise output=x '
+                    'dim=8 ! t2inoise output=y dim=8 ! t2igenerator name=G '
+                    'cond=x noise=y resolution=8 channels=1024 w-dim=32 '
+                    'cond-hidden=32 mapping-layers=1 ! t2idiscriminator '
+                    'name=D real="" fake=fake cond=x channels=8 ! t2iloss '
+                    'kind=gan-logistic-g update=G output=G ! t2itrainer '
+                    'checkpoint=' + ck)
+        for attempt in range(3):
+            p = self.start('-q', '--', pipeline)
+            temps = []
+            while p.poll() is None and not temps:
+                temps = glob.glob(ck + '.tmp-*')
+                time.sleep(0.002)
+            if temps:
+                p.send_signal(signal.SIGINT)
+                time.sleep(0.02)
+                p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=120)
+            if p.returncode == 0:
+                # the save won the race: again
+                os.unlink(ck)
+                continue
+            self.assertEqual(p.returncode, 130, err)
+            self.assertEqual(os.listdir(d), [])
+            return
+        self.skipTest('every save finished before the second Ctrl-C')
 
 
 class Options(unittest.TestCase):

@@ -178,6 +178,18 @@ class Pipelines(unittest.TestCase):
         differ = [k for k in a if a[k] != b[k]]
         self.assertEqual(differ, [])
 
+    def test_train_free_kill_resume(self):
+        """A short run of the kill-and-resume soak (tests/soak/kill-resume,
+        docs/reliability.md): three SIGKILLs, each checkpoint loads, no
+        temporary file stays, the end equals an uninterrupted run."""
+        r = subprocess.run([os.path.join(SOURCE, 'tests', 'soak',
+                                         'kill-resume'), '--kills', '3',
+                            '--steps', '8', '--seed', '3',
+                            '--launch', T2I_LAUNCH],
+                           capture_output=True, text=True, timeout=900)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('bit-identical', r.stdout)
+
     def test_train_free_ablation(self):
         self.check_train('lafite-train-free.t2i', gamma=0, **{'lambda': 0})
 

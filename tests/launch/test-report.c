@@ -424,6 +424,13 @@ test_errors (void)
   g_assert_cmpuint (strlen (e), ==, 200);
   g_assert_true (g_str_has_suffix (e, "..."));
   g_error_free (error);
+  /* a message quoting a file's bytes stays one line */
+  error = g_error_new_literal (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+      "x.safetensors: unexpected \"Ipe\n: [0]\x01\"");
+  g_autofree gchar *f = t2i_format_error ("src", error, NULL);
+  g_assert_cmpstr (f, ==, "src: x.safetensors: unexpected \"Ipe\\n: [0]"
+      "\\x01\"");
+  g_error_free (error);
 }
 
 static gchar *

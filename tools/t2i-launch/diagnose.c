@@ -284,9 +284,26 @@ check_element (GPtrArray * issues, const T2iSyntaxElement * element,
     return;
   klass = g_type_class_ref (gst_element_factory_get_element_type
       (GST_ELEMENT_FACTORY (loaded)));
-  for (guint i = 0; i < element->properties->len; i++)
-    check_property (issues, element,
-        g_ptr_array_index (element->properties, i), klass);
+  for (guint i = 0; i < element->properties->len; i++) {
+    const T2iSyntaxProperty *prop = g_ptr_array_index (element->properties,
+        i);
+    GParamSpec *pspec = g_object_class_find_property (klass, prop->key);
+
+    check_property (issues, element, prop, klass);
+    /* GObject refuses a construct property given twice with a critical
+     * (name=a name=b); the others, GStreamer sets in turn */
+    if (pspec == NULL
+        || !(pspec->flags & (G_PARAM_CONSTRUCT | G_PARAM_CONSTRUCT_ONLY)))
+      continue;
+    for (guint j = 0; j < i; j++)
+      if (g_object_class_find_property (klass, ((T2iSyntaxProperty *)
+                  g_ptr_array_index (element->properties, j))->key) == pspec) {
+        add_issue (issues, ISSUE_VALUE, prop->offset,
+            g_strdup_printf ("property '%s' of '%s' is set twice",
+                prop->key, element->factory));
+        break;
+      }
+  }
   g_type_class_unref (klass);
   gst_object_unref (loaded);
 }
@@ -567,24 +584,60 @@ t2i_diagnose_values (const gchar * text)
   return issue != NULL ? diagnostic_from_issue (issue) : NULL;
 }
 
+/* whether GStreamer will make at least one element of the description
+ * (a bin, or an element whose factory exists) */
+static gboolean
+any_element_made (const T2iSyntax * syntax)
+{
+  for (guint i = 0; i < syntax->elements->len; i++) {
+    const T2iSyntaxElement *e = g_ptr_array_index (syntax->elements, i);
+    GstElementFactory *factory;
+
+    if (e->is_bin)
+      return TRUE;
+    factory = gst_element_factory_find (e->factory);
+    if (factory != NULL) {
+      gst_object_unref (factory);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 /**
  * t2i_diagnose_limits:
  * @text: a description about to be given to gst_parse_launch_full()
  *
  * Bins nested deeper than %T2I_SYNTAX_MAX_DEPTH: GStreamer would build
- * (and later run) them recursively until the stack runs out.
+ * (and later run) them recursively until the stack runs out; and links
+ * between references without any element, on which it crashes.
  *
  * Returns: (transfer full) (nullable): where the limit is passed, or %NULL
  */
 T2iDiagnostic *
 t2i_diagnose_limits (const gchar * text)
 {
+  static const gint reference_kinds[] = { ISSUE_REFERENCE, -1 };
   g_autoptr (T2iSyntax) syntax = t2i_syntax_parse (text);
 
-  if (!syntax->too_deep)
-    return NULL;
-  return diagnostic_new (syntax->error_offset,
-      g_steal_pointer (&syntax->error_message));
+  if (syntax->too_deep)
+    return diagnostic_new (syntax->error_offset,
+        g_steal_pointer (&syntax->error_message));
+  /* GStreamer 1.22 crashes on links between references when no element
+   * of the description can be made ("a. ! b." and "e f. ! e." with no
+   * element e: SIGSEGV; "!t.!t.": endless caps queries): then the first
+   * unknown element, syntax error or reference to an element that does
+   * not exist is reported without asking GStreamer */
+  if (!any_element_made (syntax)
+      && (syntax->links->len > 0 || syntax->error)) {
+    g_autoptr (GPtrArray) issues = check (syntax);
+    Issue *issue = earliest (issues, syntax->error
+        || syntax->elements->len > 0 ? NULL : reference_kinds);
+
+    if (issue != NULL)
+      return diagnostic_from_issue (issue);
+  }
+  return NULL;
 }
 
 void

@@ -18,6 +18,7 @@
 #include <t2i/dist.h>
 #include <t2i/launch.h>
 #include <t2i/session.h>
+#include <t2i/safetensors.h>
 
 #include "diagnose.h"
 #include "dot.h"
@@ -686,7 +687,9 @@ main (int argc, char **argv)
     t2i_dist_abort (exit_code);
   }
   if (exit_code == T2I_EXIT_ABORTED) {
-    /* streaming threads may be stuck: leave without joining them */
+    /* streaming threads may be stuck: leave without joining them, and
+     * without the temporary files of the saves they were writing */
+    t2i_safetensors_abort_saves ();
     g_clear_pointer (&reporter, t2i_reporter_free);
     fflush (stdout);
     _exit (T2I_EXIT_ABORTED);

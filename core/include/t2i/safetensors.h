@@ -127,6 +127,33 @@ GHashTable *t2i_safetensors_get_metadata_table (T2iSafetensors * st);
 gboolean t2i_safetensors_save (const char *path, const char *const *names,
     T2iTensor ** tensors, guint n, GHashTable * metadata, GError ** error);
 
+/**
+ * t2i_safetensors_remove_stale:
+ * @path: the destination of t2i_safetensors_save()
+ * @removed: (out) (optional) (transfer full): the paths removed,
+ *   %NULL-terminated (g_strfreev())
+ * @error: return location for a #GError
+ *
+ * Removes the temporary files ("<path>.tmp-XXXXXX") that saves of @path
+ * interrupted by a kill or a crash left behind.  A save holds a lock on
+ * its temporary until it is done, so one still being written, by this
+ * process or another, is left alone; so is anything else in the folder.
+ *
+ * Returns: how many were removed, or -1 with @error set
+ */
+gint t2i_safetensors_remove_stale (const char *path, gchar *** removed,
+    GError ** error);
+
+/**
+ * t2i_safetensors_abort_saves:
+ *
+ * Removes the temporary files of the saves this process has in progress,
+ * and makes later saves fail: for a process about to exit without waiting
+ * for the threads that save (t2i-launch's second Ctrl-C).  The files
+ * being replaced are untouched.
+ */
+void t2i_safetensors_abort_saves (void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (T2iSafetensors, t2i_safetensors_free)
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <t2i/tensor.h>
+#include <t2i/captions.h>
 #include <t2i/ops.h>
 #include <t2i/rng.h>
 #include <t2i/params.h>

@@ -228,9 +228,50 @@ gboolean t2i_tensor_copy_into (T2iTensor * dst, const T2iTensor * src,
 void t2i_set_num_threads (gint n);      /* 0 = number of cores */
 gint t2i_get_num_threads (void);
 
-/* ---- caching allocator ---- */
+/* ---- caching allocator ----
+ * t2i_alloc() and every tensor creation refuse a block the machine cannot
+ * give: when the blocks in use and the new one would pass the limit
+ * (T2I_MEMORY_LIMIT=SIZE, e.g. "8G", or else physical memory + swap), when
+ * a large block (64 MiB or more) is more than the machine has available
+ * at that moment (MemAvailable + SwapFree; not with T2I_MEMORY_LIMIT), or
+ * when the system refuses it.  The refusal unwinds to the innermost
+ * t2i_alloc_guard() of the calling thread; without one the process aborts
+ * with the same message.  docs/reliability.md says why. */
 gpointer t2i_alloc (gsize nbytes, gpointer * block);   /* 64-byte aligned */
 void t2i_free (gpointer block);
+
+#define T2I_ALLOC_ERROR (t2i_alloc_error_quark ())
+GQuark t2i_alloc_error_quark (void);
+typedef enum {
+  T2I_ALLOC_ERROR_NO_MEMORY,
+} T2iAllocError;
+
+typedef gboolean (*T2iGuardedFunc) (gpointer data, GError ** error);
+
+/**
+ * t2i_alloc_guard:
+ * @func: the work
+ * @data: its argument
+ * @error: return location for a #GError
+ *
+ * Runs @func (@data, @error).  When an allocation in it (on this thread,
+ * outside an OpenMP parallel region) is refused, the work is abandoned
+ * where it stands and this returns %FALSE with a #T2I_ALLOC_ERROR whose
+ * message names the tensor and the sizes ("out of memory: f32
+ * [65536,1048576] needs 256 GiB, more than the 23.4 GiB of memory and swap
+ * of this machine; ...").  What @func had allocated until then is not
+ * freed, and locks it held stay held: guard work whose failure ends it
+ * (the element base classes guard their subclasses' process(), build()
+ * and create()), and take no lock around an allocation inside it.
+ * Guards nest; each thread has its own.
+ *
+ * Returns: what @func returned, or %FALSE when it ran out of memory
+ */
+gboolean t2i_alloc_guard (T2iGuardedFunc func, gpointer data, GError ** error);
+/* the limit in bytes: T2I_MEMORY_LIMIT, or physical memory + swap */
+gsize t2i_alloc_get_limit (void);
+/* sets the limit as T2I_MEMORY_LIMIT does (0: physical memory + swap) */
+void t2i_alloc_set_limit (gsize bytes);
 typedef struct {
   gsize bytes_in_use;
   gsize bytes_cached;
