@@ -18,4 +18,5 @@
 #include <t2i/models.h>
 #include <t2i/clip.h>
 #include <t2i/vgg.h>
+#include <t2i/sdn.h>
 #include <t2i/inception.h>
