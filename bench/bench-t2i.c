@@ -534,6 +534,122 @@ bench_vqdiff (gboolean train, T2iRng * rng)
   gst_structure_free (c.config);
 }
 
+/* ---- SDN: one Stage-II training step (t2i/sdn.h, t2i/vgg.h) ----
+ * The frozen VGG19-shaped teacher (width 16, average pooling) on the real
+ * images (no graph) and on the generated ones, the symmetric generator
+ * (width 16, g-fc 1024 wide) from a 128-d condition, the loss of eq. 3 in
+ * the released code's form (the mean L1 of each of the 21 levels plus the
+ * image's), backward into the generator, Adam; batch 16 at 32 x 32, as
+ * pipelines/sdn-train-stage2.t2i trains. */
+#define SDN_B 16
+#define SDN_RES 32
+#define SDN_WIDTH 16
+#define SDN_HIDDEN 1024
+#define SDN_COND 128
+
+typedef struct
+{
+  T2iParamGroup *gp, *vp;
+  T2iSdn *g;
+  T2iVgg19 *v;
+  T2iOptimizer *opt;
+  T2iTensor *real, *cond;
+} SdnCase;
+
+/* multiply-accumulates of one image through the teacher (as far as pool5)
+ * and through the generator: each conv3x3 mirrors the other's */
+static double
+sdn_vgg_macs (void)
+{
+  static const gint convs[5] = { 2, 2, 4, 4, 4 }, mult[5] = { 1, 2, 4, 8, 8 };
+  double macs = 0, in = 3;
+  for (gint b = 0, side = SDN_RES; b < 5; b++, side /= 2)
+    for (gint i = 0; i < convs[b]; i++) {
+      macs += 9.0 * in * SDN_WIDTH * mult[b] * side * side;
+      in = SDN_WIDTH * mult[b];
+    }
+  return macs;
+}
+
+static double
+sdn_g_macs (void)
+{
+  const double pool5 = 8.0 * SDN_WIDTH * (SDN_RES / 32) * (SDN_RES / 32);
+  /* the convs: VGG's, with the first one's 3 -> W read as W -> 3 */
+  return SDN_COND * SDN_HIDDEN + (double) SDN_HIDDEN * SDN_HIDDEN
+      + SDN_HIDDEN * pool5 + sdn_vgg_macs ();
+}
+
+static void
+run_sdn_step (gpointer user)
+{
+  SdnCase *c = user;
+  const char *const *taps = t2i_vgg19_sdn_taps ();
+  T2iTensor *real[22], *fake_taps[22], *levels[T2I_SDN_N_LEVELS];
+  gboolean prev = t2i_set_grad_enabled (FALSE);
+  t2i_vgg19_forward (c->v, c->real, taps, 22, real, NULL);
+  t2i_set_grad_enabled (prev);
+  T2iTensor *fake = t2i_sdn_forward (c->g, c->cond, levels);
+  t2i_vgg19_forward (c->v, fake, taps, 22, fake_taps, NULL);
+  /* eq. 3: sum over the 21 levels (taps 1..21) + the image (tap 0 of a
+   * raw-input teacher) */
+  T2iTensor *loss = t2i_l1_loss (fake_taps[0], real[0]);
+  for (gint i = 1; i < 22; i++) {
+    T2iTensor *l = t2i_l1_loss (fake_taps[i], real[i]);
+    T2iTensor *s = t2i_add (loss, l);
+    t2i_tensor_unref (l);
+    t2i_tensor_unref (loss);
+    loss = s;
+  }
+  g_autofree T2iTensor **pg = bench_trainable (c->gp);
+  t2i_optimizer_zero_grad (c->opt);
+  t2i_backward (loss, pg);
+  t2i_optimizer_step (c->opt);
+  t2i_tensor_unref (loss);
+  t2i_tensor_unref (fake);
+  for (gint i = 0; i < 22; i++) {
+    t2i_tensor_unref (real[i]);
+    t2i_tensor_unref (fake_taps[i]);
+  }
+  for (gint i = 0; i < T2I_SDN_N_LEVELS; i++)
+    t2i_tensor_unref (levels[i]);
+}
+
+static void
+bench_sdn (T2iRng * rng)
+{
+  SdnCase c;
+  T2iSdnConfig cfg;
+  T2iOptimizerConfig oc;
+  t2i_sdn_config_init (&cfg);
+  cfg.cond_dim = SDN_COND;
+  cfg.resolution = SDN_RES;
+  cfg.width = SDN_WIDTH;
+  cfg.hidden = SDN_HIDDEN;
+  c.gp = t2i_param_group_new ("G");
+  c.vp = t2i_param_group_new ("V");
+  c.g = t2i_sdn_new (&cfg, c.gp, NULL, rng, NULL);
+  c.v = t2i_vgg19_new_width (c.vp, NULL, T2I_VGG_POOL_AVG, T2I_VGG_INPUT_RAW,
+      SDN_WIDTH, rng);
+  t2i_optimizer_config_init (&oc, T2I_OPTIMIZER_ADAM);
+  oc.lr = 1e-3;
+  c.opt = t2i_optimizer_new (c.gp, &oc);
+  c.real = t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (SDN_B, 3, SDN_RES,
+          SDN_RES));
+  c.cond = t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (SDN_B, SDN_COND));
+  /* teacher twice forward and once backward (input gradient), generator
+   * forward and backward (input and weight gradients) */
+  bench ("sdn32-stage2-step", run_sdn_step, &c,
+      SDN_B * 2.0 * (3 * sdn_vgg_macs () + 3 * sdn_g_macs ()) * 1e-9);
+  t2i_optimizer_free (c.opt);
+  t2i_sdn_free (c.g);
+  t2i_vgg19_free (c.v);
+  t2i_param_group_unref (c.gp);
+  t2i_param_group_unref (c.vp);
+  t2i_tensor_unref (c.real);
+  t2i_tensor_unref (c.cond);
+}
+
 gboolean
 bench_wanted (gchar ** names, const char *name)
 {
@@ -621,6 +737,8 @@ main (int argc, char **argv)
     bench_vqdiff (TRUE, &rng);
   if (bench_wanted (names, "vqdiff-sample"))
     bench_vqdiff (FALSE, &rng);
+  if (bench_wanted (names, "sdn32-stage2-step"))
+    bench_sdn (&rng);
   bench_methods (names, threads);
   g_strfreev (names);
   return 0;

@@ -210,6 +210,107 @@ def clip_cases(text, samples):
     bench(name, run, gflop, samples)
 
 
+# ---- SDN: one Stage-II training step (bench-t2i.c's sdn32-stage2-step) ----
+SDN_B, SDN_RES, SDN_W, SDN_HIDDEN, SDN_COND = 16, 32, 16, 1024, 128
+SDN_CONVS, SDN_MULT = [2, 2, 4, 4, 4], [1, 2, 4, 8, 8]
+
+
+class SdnTeacher(nn.Module):
+    """VGG19's features, width SDN_W, average pooling; SDN's 22 taps"""
+
+    def __init__(self):
+        super().__init__()
+        self.convs, c = nn.ModuleList(), 3
+        for b in range(5):
+            for _ in range(SDN_CONVS[b]):
+                self.convs.append(nn.Conv2d(c, SDN_W * SDN_MULT[b], 3, 1, 1))
+                c = SDN_W * SDN_MULT[b]
+
+    def forward(self, x):
+        taps, k = [x], 0
+        for b in range(5):
+            for _ in range(SDN_CONVS[b]):
+                x = torch.relu(self.convs[k](x))
+                taps.append(x)
+                k += 1
+            x = nn.functional.avg_pool2d(x, 2)
+            taps.append(x)
+        return taps
+
+
+class SdnG(nn.Module):
+    """t2i/sdn.h: fc8, fc7, fc6, then VGG19 backwards (nearest x2, convs)"""
+
+    def __init__(self):
+        super().__init__()
+        side = SDN_RES // 32
+        self.fc = nn.ModuleList([nn.Linear(SDN_COND, SDN_HIDDEN),
+                                 nn.Linear(SDN_HIDDEN, SDN_HIDDEN),
+                                 nn.Linear(SDN_HIDDEN, 8 * SDN_W * side * side)])
+        self.blocks, c = nn.ModuleList(), 8 * SDN_W
+        for b in range(4, -1, -1):
+            convs = []
+            for i in range(SDN_CONVS[b], 0, -1):
+                o = (SDN_W * SDN_MULT[b] if i > 1 else
+                     SDN_W * SDN_MULT[b - 1] if b > 0 else 3)
+                convs.append(nn.Conv2d(c, o, 3, 1, 1))
+                c = o
+            self.blocks.append(nn.ModuleList(convs))
+
+    def forward(self, t):
+        for fc in self.fc:
+            t = torch.relu(fc(t))
+        x = t.reshape(t.shape[0], -1, SDN_RES // 32, SDN_RES // 32)
+        levels = [x]
+        for bi, convs in enumerate(self.blocks):
+            x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            levels.append(x)
+            for j, conv in enumerate(convs):
+                x = conv(x)
+                if not (bi == 4 and j == len(convs) - 1):
+                    x = torch.relu(x)
+                    levels.append(x)
+        return x, levels
+
+
+def sdn_vgg_macs():
+    macs, c, side = 0, 3, SDN_RES
+    for b in range(5):
+        for _ in range(SDN_CONVS[b]):
+            macs += 9 * c * SDN_W * SDN_MULT[b] * side * side
+            c = SDN_W * SDN_MULT[b]
+        side //= 2
+    return macs
+
+
+def sdn_g_macs():
+    pool5 = 8 * SDN_W * (SDN_RES // 32) ** 2
+    return (SDN_COND * SDN_HIDDEN + SDN_HIDDEN * SDN_HIDDEN + SDN_HIDDEN * pool5
+            + sdn_vgg_macs())
+
+
+def sdn_cases(samples):
+    torch.manual_seed(1)
+    teacher, g = SdnTeacher(), SdnG()
+    teacher.requires_grad_(False)
+    opt = torch.optim.Adam(g.parameters(), lr=1e-3)
+    real = torch.randn(SDN_B, 3, SDN_RES, SDN_RES)
+    cond = torch.randn(SDN_B, SDN_COND)
+    l1 = nn.functional.l1_loss
+
+    def step():
+        with torch.no_grad():
+            r = teacher(real)
+        fake, _ = g(cond)
+        f = teacher(fake)
+        loss = sum(l1(a, b) for a, b in zip(f, r))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    bench("sdn32-stage2-step", step,
+          SDN_B * 2.0 * (3 * sdn_vgg_macs() + 3 * sdn_g_macs()) * 1e-9, samples)
+
+
 def mapped_blas():
     """paths of the BLAS libraries mapped into this process"""
     found = []
@@ -308,6 +409,8 @@ def main():
         clip_cases(True, s)
     if wanted("clip-vit-b32-b16"):
         clip_cases(False, s)
+    if wanted("sdn32-stage2-step"):
+        sdn_cases(s)
     if wanted("vqdiff"):
         torch_vqdiff.cases(bench, wanted, s)
     torch_lafite.cases(wanted, s)

@@ -26,6 +26,16 @@
  *   names (`G.mapping.fc0.weight`, `G.synthesis.b8.conv0.affine_0.weight`,
  *   ...); `noise_const` and `mapping.w_avg` are buffers.
  *
+ * - `sdn` (core/models/sdn.c, t2i/sdn.h): SDN's symmetric generator, VGG19
+ *   run backwards from the text condition @cond (no noise): g-fc8, g-fc7,
+ *   g-fc6 (@hidden wide) to the mirror of pool5, then per VGG19 block a
+ *   nearest x2 upsampling and one conv3x3 + ReLU per VGG19 conv, the last
+ *   one giving the image with 3 @choices channels (@choices candidates
+ *   for diverse synthesis).  Every activation is an entry
+ *   `<prefix>/<tap>` named after the VGG19 tap it mirrors (relu1_1 ..
+ *   pool5, shaped as a VGG19 of @width would give them), for SDN's
+ *   Stage-I distillation (t2iloss kind=sdn-stage1, docs/sdn.md).
+ *
  * Model files describe themselves: weights=FILE alone rebuilds the
  * network a checkpoint or exported model holds (its architecture and
  * model options are in the file), and a model option set here that
@@ -69,7 +79,8 @@ t2i_generator_class_init (T2iGeneratorClass * klass)
       "stylegan2");
   gst_element_class_set_static_metadata (ec, "t2i generator",
       "Filter/Tensor/Generator",
-      "Generates images from noise and a text condition (StyleGAN2, LAFITE)",
+      "Generates images from noise and a text condition (StyleGAN2, LAFITE), "
+      "or from the condition alone (SDN)",
       "t2i authors");
   gst_element_class_add_static_metadata (ec, "t2i-example", EXAMPLE);
 }

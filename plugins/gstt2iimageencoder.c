@@ -19,9 +19,15 @@
  *   trains; @output f32 [N, E];
  * - `vgg19`: VGG19's features, one entry per tap of @layers named
  *   `<output>/<tap>` (f32 [N, C, h, w]), with @pooling and @input-mode
- *   for SDN's teacher;
+ *   for SDN's teacher and @width below 64 for a VGG19-shaped network
+ *   small enough to train here (it then follows trainable=, like the
+ *   other encoders; set trainable=false for a frozen teacher);
  * - `inception-v3`: Inception-v3 (@inception-variant), resized to 299 x
- *   299; @output is the 2048-d pool feature, @logits-output the logits.
+ *   299; @output is the 2048-d pool feature, @logits-output the logits;
+ * - `probe`: not an image network but a classifier head on features an
+ *   encoder upstream wrote (@input, e.g. `vgg/pool5`): @output is the
+ *   logits f32 [N, @classes], through one hidden ReLU layer of @hidden
+ *   units when set (pipelines/vgg-pretrain.t2i, docs/sdn.md).
  *
  * The forward is differentiable: gradients reach the input even when the
  * encoder is frozen (trainable=false), so a loss on the features of

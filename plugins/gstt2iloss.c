@@ -35,6 +35,11 @@
  *   @cond) + @lambda L_ConG(@image-features, @cond) (@lambda = 0 when there
  *   is no image encoder, as the paper's text-encoder-only ablation).
  *
+ * - `sdn-image`, `sdn-stage1`, `sdn-stage2`: SDN's image space loss (eq.
+ *   2) and its two distillation stages (eq. 1, 3), with @choices the
+ *   multiple-choice forms of eq. 4-5 (docs/sdn.md);
+ * - `cross-entropy`: logits @input against class ids @target (a classifier
+ *   head's training, e.g. a VGG19 teacher trained here).
  * The contrastive terms are -@tau mean_i log softmax_j(Sim(x_j, h'_i) /
  * @tau)[j = i] with Sim the cosine similarity: the paper's sums over the
  * batch are means here, for every term, which keeps the ratios of eq. 8-9

@@ -435,6 +435,7 @@ t2i_network_build (T2iTransform * t, const GstStructure * in,
     .element = self,.config = p->config,.params =
         t2i_transform_get_params (t),.init_rng =
         t2i_transform_get_init_rng (t),.weights = p->st,.prefix = p->prefix,
+    .trainable = t2i_transform_is_trainable (t),
   };
   p->net = p->arch->build (p->config, in, &ctx, error);
   g_clear_pointer (&p->st, t2i_safetensors_free);

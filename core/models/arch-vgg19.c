@@ -23,6 +23,9 @@ static const T2iOption options[] = {
       T2I_OPTION_MODEL, "Input convention: imagenet (RGB, ImageNet mean "
       "and std, torchvision weights), bgr255 (BGR 0..255, no mean: SDN's "
       "code) or raw"),
+  T2I_OPTION_INT ("width", 64, 1, 4096, T2I_OPTION_MODEL,
+      "Channels of block 1; blocks 2-5 have 2, 4, 8 and 8 times as many "
+      "(64: VGG19; smaller for a VGG19-shaped network trained here)"),
   {NULL}
 };
 
@@ -66,24 +69,37 @@ configure (GstStructure * config, const T2iArchContext * ctx, GError ** error)
   return taps != NULL;
 }
 
-/* [N, C, h, w] of tap @name for an H x W input */
+/* [N, C, h, w] of tap @name for an H x W input (pools floor) */
 static void
-tap_shape (const char *name, gint64 n, gint64 h, gint64 w, gint64 * shape)
+tap_shape (const char *name, gint width, gint64 n, gint64 h, gint64 w,
+    gint64 * shape)
 {
-  static const gint widths[5] = { 64, 128, 256, 512, 512 };
   shape[0] = n;
-  shape[1] = 3;
+  shape[1] = t2i_vgg19_tap_channels (name, width);
   shape[2] = h;
   shape[3] = w;
-  if (strcmp (name, "input") == 0)
-    return;
-  const gboolean pool = g_str_has_prefix (name, "pool");
-  gint block = name[strlen (name) - (pool ? 1 : 3)] - '1';
-  shape[1] = widths[block];
-  for (gint i = 0; i < block + (pool ? 1 : 0); i++) {
+  for (gint s = t2i_vgg19_tap_stride (name); s > 1; s /= 2) {
     shape[2] /= 2;
     shape[3] /= 2;
   }
+}
+
+/* the width of an undescribed file: features.0.weight is [width, 3, 3, 3] */
+static GstStructure *
+read_file (T2iSafetensors * st, const char *prefix, GError ** error)
+{
+  g_autofree char *name = g_strconcat (prefix ? prefix : "",
+      "features.0.weight", NULL);
+  gint ndim;
+  gint64 shape[T2I_MAX_DIMS];
+  if (!t2i_safetensors_get_info (st, name, NULL, &ndim, shape, NULL)
+      || ndim != 4) {
+    g_set_error (error, T2I_MODEL_ERROR, T2I_MODEL_ERROR_NOT_FOUND,
+        "%s: no VGG19 (no 4-d %s)", t2i_safetensors_get_path (st), name);
+    return NULL;
+  }
+  return gst_structure_new ("config", "width", G_TYPE_INT, (gint) shape[0],
+      NULL);
 }
 
 static gchar *
@@ -109,7 +125,8 @@ negotiate (const GstStructure * config, const GstStructure * in,
   for (gchar ** t = taps; *t; t++) {
     gint64 ts[4];
     g_autofree gchar *name = tap_entry (config, *t);
-    tap_shape (*t, shape[0], shape[2], shape[3], ts);
+    tap_shape (*t, t2i_config_int (config, "width"), shape[0], shape[2],
+        shape[3], ts);
     t2i_caps_set_entry (out, name, "f32", 4, ts);
   }
   return TRUE;
@@ -124,8 +141,17 @@ build (GstStructure * config, const GstStructure * in,
       g_str_equal (mode, "raw") ? T2I_VGG_INPUT_RAW : T2I_VGG_INPUT_IMAGENET;
   T2iVggPool pool = g_str_equal (t2i_config_string (config, "pooling"),
       "avg") ? T2I_VGG_POOL_AVG : T2I_VGG_POOL_MAX;
-  return t2i_vgg19_new (ctx->params, NULL, pool, input, ctx->weights ? NULL
-      : ctx->init_rng);
+  const guint first = t2i_param_group_n_params (ctx->params);
+  T2iVgg19 *vgg = t2i_vgg19_new_width (ctx->params, NULL, pool, input,
+      t2i_config_int (config, "width"), ctx->weights ? NULL : ctx->init_rng);
+  /* a teacher or a metric is frozen (trainable=false); trained here, as
+   * SDN's substitute teacher (pipelines/vgg-pretrain.t2i), it follows the
+   * element */
+  for (guint i = first; ctx->trainable
+      && i < t2i_param_group_n_params (ctx->params); i++)
+    t2i_param_group_set_param_trainable (t2i_param_group_get (ctx->params,
+            i), TRUE);
+  return vgg;
 }
 
 static gboolean
@@ -166,6 +192,6 @@ const T2iArch t2i_arch_vgg19 = {
   "vgg19", T2I_ROLE_IMAGE_ENCODER,
   "VGG19's convolutional features (torchvision names), one entry per tap",
   options, "features.0.weight",
-  NULL, configure, negotiate, build, load, forward,
+  read_file, configure, negotiate, build, load, forward,
   (void (*)(gpointer)) t2i_vgg19_free,
 };

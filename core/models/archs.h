@@ -31,7 +31,9 @@ G_BEGIN_DECLS
   X (l2v_mlp) \
   X (vqdiffusion_transformer) \
   X (vqgan_gumbel) \
-  X (patchgan)
+  X (patchgan) \
+  X (sdn) \
+  X (probe)
 
 #define T2I_ARCH_DECLARE(c) extern const T2iArch t2i_arch_##c;
 T2I_ARCHS (T2I_ARCH_DECLARE)

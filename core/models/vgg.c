@@ -11,7 +11,8 @@
 #define N_TAPS 38
 
 static const gint block_convs[5] = { 2, 2, 4, 4, 4 };
-static const gint block_width[5] = { 64, 128, 256, 512, 512 };
+/* block b has width * block_mult[b] channels (64, 128, 256, 512, 512) */
+static const gint block_mult[5] = { 1, 2, 4, 8, 8 };
 
 static const char *const tap_names[N_TAPS + 1] = {
   "input",
@@ -65,10 +66,44 @@ t2i_vgg19_tap_index (const char *name)
   return -1;
 }
 
+gint
+t2i_vgg19_tap_channels (const char *name, gint width)
+{
+  g_return_val_if_fail (name != NULL, -1);
+  if (strcmp (name, "input") == 0)
+    return 3;
+  if (t2i_vgg19_tap_index (name) < 0)
+    return -1;
+  const gboolean pool = g_str_has_prefix (name, "pool");
+  const gint block = name[strlen (name) - (pool ? 1 : 3)] - '1';
+  return width * block_mult[block];
+}
+
+gint
+t2i_vgg19_tap_stride (const char *name)
+{
+  g_return_val_if_fail (name != NULL, -1);
+  if (strcmp (name, "input") == 0)
+    return 1;
+  if (t2i_vgg19_tap_index (name) < 0)
+    return -1;
+  const gboolean pool = g_str_has_prefix (name, "pool");
+  const gint block = name[strlen (name) - (pool ? 1 : 3)] - '1';
+  return 1 << (block + (pool ? 1 : 0));
+}
+
 T2iVgg19 *
 t2i_vgg19_new (T2iParamGroup * group, const char *prefix, T2iVggPool pool,
     T2iVggInput input, T2iRng * rng)
 {
+  return t2i_vgg19_new_width (group, prefix, pool, input, 64, rng);
+}
+
+T2iVgg19 *
+t2i_vgg19_new_width (T2iParamGroup * group, const char *prefix,
+    T2iVggPool pool, T2iVggInput input, gint width, T2iRng * rng)
+{
+  g_return_val_if_fail (width >= 1, NULL);
   T2iVgg19 *m = g_new0 (T2iVgg19, 1);
   T2iRng fixed;
   gint64 in = 3;
@@ -83,14 +118,14 @@ t2i_vgg19_new (T2iParamGroup * group, const char *prefix, T2iVggPool pool,
   for (gint b = 0; b < 5; b++) {
     for (gint i = 0; i < block_convs[b]; i++, k++) {
       g_autofree char *name = t2i_model_joinf (prefix, "features.%d", idx);
-      t2i_nn_conv2d_init (&m->conv[k], m->group, name, in, block_width[b], 3,
-          1, 1, TRUE, rng ? rng : &fixed);
+      t2i_nn_conv2d_init (&m->conv[k], m->group, name, in,
+          width * block_mult[b], 3, 1, 1, TRUE, rng ? rng : &fixed);
       /* torchvision: kaiming_normal_(fan_out, relu), zero bias */
       if (rng)
         t2i_init_kaiming_normal (m->conv[k].weight, rng, 0.0, T2I_FAN_OUT,
             T2I_NONLINEARITY_RELU);
       t2i_init_zeros (m->conv[k].bias);
-      in = block_width[b];
+      in = width * block_mult[b];
       idx += 2;                 /* conv, relu */
     }
     idx++;                      /* pool */

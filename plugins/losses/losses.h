@@ -43,6 +43,35 @@ G_BEGIN_DECLS
       "exp(Sim / tau), -log(tau softmax)")
 #define T2I_LOSS_OPTION_COND \
   T2I_LOSS_ENTRY ("cond", "h", "Condition entry h', f32 [N, D]")
+/* SDN's distillation (sdn-stage1, sdn-stage2): the two level prefixes,
+ * the levels, their weights and the reduction */
+#define T2I_LOSS_OPTION_SDN_LEVELS(fake_default, fake_blurb) \
+  T2I_LOSS_ENTRY ("real", "vgg/real", "Prefix of the teacher's levels " \
+      "phi^D_l(I_r), f32 [N, C, h, w] (t2iimageencoder arch=vgg19 " \
+      "layers=sdn output=)"), \
+  T2I_LOSS_ENTRY ("fake", fake_default, fake_blurb), \
+  T2I_OPTION_STRING ("layers", "sdn", 0, "The levels l: tap names, " \
+      "comma-separated, each paired as real/<tap> with fake/<tap>; sdn: " \
+      "SDN's 21 (relu1_1 .. pool5; the 22nd, the input image, is the " \
+      "image loss)"), \
+  T2I_OPTION_STRING ("level-weights", NULL, 0, "Weight of each level of " \
+      "layers=, comma-separated, or one for all (unset: 1 each, the " \
+      "paper's plain sum)"), \
+  T2I_OPTION_CHOICE ("reduce", "sum", "mean|sum", 0, "Each ||.||_1 as " \
+      "the paper writes it, summed over each item's elements (sum), or " \
+      "averaged over them (mean: the released code's tf.reduce_mean); " \
+      "either way averaged over the batch")
+/* SDN's image term (sdn-stage1, sdn-stage2) */
+#define T2I_LOSS_OPTION_SDN_IMAGE \
+  T2I_LOSS_ENTRY ("image", "image", "Real images I_r, f32 [N, 3, H, W]"), \
+  T2I_LOSS_ENTRY ("input", "fake", "Generated images I_s, f32 [N, 3 " \
+      "choices, H, W] (t2igenerator arch=sdn output=)"), \
+  T2I_OPTION_DOUBLE ("image-weight", 1.0, 0.0, 1e6, 0, "Weight of the " \
+      "image loss (eq. 2), 1 in the paper; the released code's 22nd " \
+      "level, the input in BGR 0..255, is it times 127.5 with " \
+      "reduce=mean; 0 drops it"), \
+  T2I_OPTION_INT ("choices", 1, 1, 64, 0, "Candidates n per item (the " \
+      "generator's choices=): multiple choice learning, eq. 4-5")
 #define T2I_LOSS_OPTION_R1_GAMMA \
   T2I_OPTION_DOUBLE ("r1-gamma", 10.0, 0.0, 1e6, 0, \
       "R1 weight: r1-gamma / 2 E||grad D(real)||^2 (0 disables R1)")
@@ -88,6 +117,7 @@ typedef struct {
  * t2i_loss_kind_<c_name> */
 #define T2I_LOSS_KINDS(X) \
   X (clip) \
+  X (cross_entropy) \
   X (dist_con) \
   X (dist_vl) \
   X (gan_logistic_d) \
@@ -102,6 +132,9 @@ typedef struct {
   X (mean) \
   X (perceptual) \
   X (r1) \
+  X (sdn_image) \
+  X (sdn_stage1) \
+  X (sdn_stage2) \
   X (vq_diffusion)
 
 #define T2I_LOSS_DECLARE(c) extern const T2iLossKind t2i_loss_kind_##c;
@@ -186,5 +219,34 @@ T2iTensor *t2i_losses_dist_con (T2iTensor * images, T2iTensor * texts,
  * and averaged over the rows */
 T2iTensor *t2i_losses_dist_vl (T2iTensor * v_m, T2iTensor * v_x,
     gboolean sum);
+
+/* ---- SDN (sdn-image.c, sdn-stage1.c) ---- */
+
+/* ||a_i - b_{i,p}||_1 of @a [N, ...] and @b [N n, ...] (item i's n
+ * candidates at rows i n .. i n + n - 1), summed over each item's elements
+ * (@sum) or averaged: [N, n] */
+T2iTensor *t2i_losses_sdn_l1 (T2iTensor * a, T2iTensor * b, gint n,
+    gboolean sum);
+/* mean_i min_p of @per [N, n] (the gradient reaches each item's best
+ * candidate only) */
+T2iTensor *t2i_losses_sdn_min_mean (T2iTensor * per);
+/* eq. 2, and eq. 4's image term: mean_i min_p ||real_i - fake_i^p||_1 of
+ * @real [N, 3, H, W] and @fake [N, 3 @choices, H, W] */
+T2iTensor *t2i_losses_sdn_image (T2iTensor * real, T2iTensor * fake,
+    gint choices, gboolean sum);
+/* checks the options @real_prop [N, 3, H, W] and @fake_prop [N, 3 @choices,
+ * H, W] name paired images */
+gboolean t2i_losses_sdn_require_images (const GstStructure * in,
+    const GstStructure * config, const char *real_prop,
+    const char *fake_prop, gint choices, GError ** error);
+/* checks that real=P/<l> and fake=Q/<l> exist for each level l of layers=,
+ * the second with @fake_rows rows per item of the first, and
+ * level-weights= */
+gboolean t2i_losses_sdn_require_levels (const GstStructure * in,
+    const GstStructure * config, gint fake_rows, GError ** error);
+/* sum_l w_l ||real/l - fake/l||_1 per item and candidate: [N, @candidates]
+ * (fake= holds @candidates rows per item) */
+T2iTensor *t2i_losses_sdn_levels (GstBuffer * record,
+    const GstStructure * config, gint candidates, GError ** error);
 
 G_END_DECLS

@@ -278,6 +278,71 @@ class Pipelines(unittest.TestCase):
         self.assertIn('r-precision', r.stdout + r.stderr)
 
 
+    # ---- SDN (docs/sdn.md) ----
+
+    def test_sdn_generate(self):
+        """the shipped SDN model draws its 3 candidates per prompt"""
+        out = self.out('sdn-generate')
+        launch('sdn-generate.t2i', out=out)
+        with open(os.path.join(SOURCE, 'examples', 'sdn-prompts.txt')) as f:
+            prompts = [l.strip() for l in f
+                       if l.strip() and not l.startswith('#')]
+        frames = sorted(p for p in os.listdir(out)
+                        if p.startswith('sdn-0') and p.endswith('.png'))
+        self.assertEqual(len(frames), 3 * len(prompts))
+        w, h, first = png_pixels(os.path.join(out, frames[0]))
+        self.assertEqual((w, h), (128, 128))          # 32 px, scale 4
+        # no noise: the same prompt gives the same images
+        again = self.out('sdn-generate-again')
+        launch('sdn-generate.t2i', out=again)
+        self.assertEqual(png_pixels(os.path.join(again, frames[0]))[2], first)
+
+    def test_sdn_eval(self):
+        """IS with the shipped teacher's heads, SSIM, FSIM, attributes"""
+        out = os.path.join(self.out('sdn-eval'), 'eval')
+        launch('sdn-eval.t2i', steps=1, out=out)
+        for kind in ('is', 'is2', 'ssim', 'fsim', 'attr'):
+            with open('%s-%s.json' % (out, kind)) as f:
+                r = json.load(f)
+            self.assertEqual(r['n'], 100, kind)
+        with open(out + '-is.json') as f:
+            self.assertGreaterEqual(json.load(f)['value'], 1.0)
+
+    def test_sdn_train(self):
+        """Stage I, then Stage II resumed from it (eq. 4-5 with two
+        candidates), Stage II with Stage I's loss, and the image loss"""
+        run = os.path.join(self.out('sdn-train'), 'sdn')
+        common = dict(batch=4, choices=2, columns=2, clip=CLIP)
+        launch('sdn-train-stage1.t2i', steps=2, out=run, **common)
+        self.assertEqual(metadata(run + '.safetensors')['__metadata__']
+                         ['step'], '2')
+        shutil.copy(run + '.safetensors', run + '-2.safetensors')
+        launch('sdn-train-stage2.t2i', steps=3, out=run + '-2',
+               resume='true', **common)
+        meta = metadata(run + '-2.safetensors')['__metadata__']
+        self.assertEqual(meta['step'], '3')
+        self.assertIn('"choices":2', meta['model/G'])
+        # 16 prompts, a row of 2 candidates each, 32 px at scale 2
+        w, h, _ = png_pixels('%s-2-samples-3.png' % run)
+        self.assertEqual((w, h), (2 * 66 + 2, 16 * 66 + 2))
+        launch('sdn-train-stage2.t2i', steps=1, out=run + '-both',
+               stage1=-1, batch=4, clip=CLIP)
+        launch('sdn-train-stage1.t2i', steps=1, out=run + '-image',
+               kind='sdn-image', batch=4, clip=CLIP)
+        # the checkpoint rebuilds the generator for generation
+        out = self.out('sdn-train-generate')
+        launch('sdn-generate.t2i', ckpt=run + '-2.safetensors', n=2, out=out,
+               prompts=os.path.join(SOURCE, 'examples', 'prompts.txt'))
+        self.assertEqual(len(os.listdir(out)), 2 * 16 + 1)
+
+    def test_vgg_pretrain(self):
+        out = os.path.join(self.out('vgg'), 'vgg.safetensors')
+        launch('vgg-pretrain.t2i', steps=2, batch=8, out=out)
+        meta = metadata(out)['__metadata__']
+        self.assertEqual(meta['step'], '2')
+        for group in ('V', 'P', 'P2'):
+            self.assertIn('model/' + group, meta)
+
 if __name__ == '__main__':
     try:
         unittest.main(argv=sys.argv[:1], verbosity=2)

@@ -46,7 +46,8 @@ G_BEGIN_DECLS
  * @prefix: (nullable): load: the prefix of the network's tensors in
  *   @weights ("G.", "ema/G.", "")
  * @training: forward: the pipeline trains (autograd is on)
- * @trainable: forward: the network's parameters are being trained
+ * @trainable: build: the element's trainable=; forward: the network's
+ *   parameters are being trained
  * @rng: forward: the session RNG (noise drawn in stream order)
  *
  * What an architecture's functions may use.

@@ -20,6 +20,7 @@
 #include <t2i/models.h>
 #include <t2i/clip.h>
 #include <t2i/vgg.h>
+#include <t2i/sdn.h>
 #include <t2i/inception.h>
 #include <t2i/arch.h>
 #include <t2i/options.h>

@@ -54,6 +54,12 @@ const char *const *t2i_vgg19_tap_names (void);
 const char *const *t2i_vgg19_sdn_taps (void);
 /* the position of @name in t2i_vgg19_tap_names(), or -1 */
 gint t2i_vgg19_tap_index (const char *name);
+/* channels of tap @name in a VGG19 of block-1 width @width (64: VGG19's
+ * 64, 128, 256, 512, 512), or -1 for an unknown tap */
+gint t2i_vgg19_tap_channels (const char *name, gint width);
+/* how many times tap @name is downsampled from the input (1, 2, ..., 32),
+ * or -1 */
+gint t2i_vgg19_tap_stride (const char *name);
 
 /**
  * t2i_vgg19_new:
@@ -72,6 +78,11 @@ gint t2i_vgg19_tap_index (const char *name);
  */
 T2iVgg19 *t2i_vgg19_new (T2iParamGroup * group, const char *prefix,
     T2iVggPool pool, T2iVggInput input, T2iRng * rng);
+/* the same with @width channels in block 1 and width * (2, 4, 8, 8) in
+ * blocks 2-5 (t2i_vgg19_new(): 64), a VGG19-shaped network small enough to
+ * train on a CPU (SDN's teacher trained here, docs/sdn.md) */
+T2iVgg19 *t2i_vgg19_new_width (T2iParamGroup * group, const char *prefix,
+    T2iVggPool pool, T2iVggInput input, gint width, T2iRng * rng);
 gboolean t2i_vgg19_load (T2iVgg19 * vgg, T2iSafetensors * st,
     const char *prefix, GError ** error);
 T2iVgg19 *t2i_vgg19_new_from_safetensors (T2iSafetensors * st,
