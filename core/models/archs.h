@@ -28,7 +28,12 @@ G_BEGIN_DECLS
   X (vgg19) \
   X (inception_v3) \
   X (l2v_transformer) \
-  X (l2v_mlp)
+  X (l2v_mlp) \
+  X (bilstm) \
+  X (damsm) \
+  X (condaug_glu) \
+  X (multistage) \
+  X (msgan_d)
 
 #define T2I_ARCH_DECLARE(c) extern const T2iArch t2i_arch_##c;
 T2I_ARCHS (T2I_ARCH_DECLARE)

@@ -31,6 +31,7 @@ G_BEGIN_DECLS
 #define T2I_ROLE_TEXT_ENCODER "text-encoder"
 #define T2I_ROLE_IMAGE_ENCODER "image-encoder"
 #define T2I_ROLE_L2V "l2v"
+#define T2I_ROLE_CONDAUG "condaug"
 
 /**
  * T2iArchContext:
