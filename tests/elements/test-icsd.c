@@ -1,7 +1,9 @@
 /* ICSD-GAN's elements against PyTorch: the t2iloss kinds csd, asl-d,
  * asl-g, icsd-d, icsd-g, ca-kl and damsm, values and gradients; the
  * architectures (arch=bilstm, arch=damsm, t2icondaug, arch=multistage,
- * arch=msgan) forward and backward on small sizes.  The goldens come from
+ * arch=msgan) forward and backward on small sizes, the backward with
+ * respect to the inputs and to every parameter (one SGD step of lr 1);
+ * the errors users see; t2iop op=load and op=cosine.  The goldens come from
  * tests/gen-icsd-golden.py (tests/golden/icsd/).
  *
  * Errors are normwise: max_i |t2i_i - torch_i| / max_i |torch_i|; the
@@ -302,6 +304,50 @@ test_network_errors (void)
   }
 }
 
+/* t2iop op=load and op=cosine: the IS classifier's logits of
+ * pipelines/icsd-eval.t2i */
+static void
+test_ops (void)
+{
+  g_autofree char *in = test_golden ("icsd", "net-in.safetensors");
+  g_autofree char *dir = test_tmpdir ();
+  g_autofree char *out = g_build_filename (dir, "out.safetensors", NULL);
+  g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s ! "
+      "t2iop op=load location=%s tensor=img_emb output=protos ! t2iop "
+      "op=cosine input=text_emb with=protos scale=2.5 output=logits ! "
+      "t2itensorsink location=%s", in, in, out);
+  test_run_ok (desc);
+  g_autoptr (T2iSafetensors) src = test_load (in);
+  g_autoptr (T2iSafetensors) got = test_load (out);
+  g_autoptr (T2iTensor) a = t2i_safetensors_get (src, "text_emb");
+  g_autoptr (T2iTensor) b = t2i_safetensors_get (src, "img_emb");
+  g_autoptr (T2iTensor) l = t2i_safetensors_get (got, "logits");
+  const gint64 n = a->shape[0], k = b->shape[0], d = a->shape[1];
+  g_assert_cmpint (l->shape[0], ==, n);
+  g_assert_cmpint (l->shape[1], ==, k);
+  for (gint64 i = 0; i < n; i++)
+    for (gint64 j = 0; j < k; j++) {
+      double ab = 0, aa = 0, bb = 0;
+      for (gint64 c = 0; c < d; c++) {
+        const double x = t2i_tensor_get (a, i * d + c);
+        const double y = t2i_tensor_get (b, j * d + c);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+      }
+      g_assert_cmpfloat_with_epsilon (t2i_tensor_get (l, i * k + j),
+          2.5 * ab / sqrt (aa * bb), 1e-5);
+    }
+  g_autofree char *e1 = g_strdup_printf ("t2itensorsrc location=%s ! t2iop "
+      "op=load location=%s output=x ! fakesink", in, in);
+  test_run_fails (e1, "holds 18 tensors: name one with tensor=");
+  g_autofree char *e2 = g_strdup_printf ("t2itensorsrc location=%s ! t2iop "
+      "op=cosine input=text_emb with=z output=y ! fakesink", in);
+  test_run_fails (e2, "input=text_emb [4,10] and with=z [4,6] need rows of "
+      "one size");
+  test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -317,5 +363,6 @@ main (int argc, char **argv)
   g_test_add_func ("/icsd/image-encoder-inception",
       test_image_encoder_inception);
   g_test_add_func ("/icsd/network-errors", test_network_errors);
+  g_test_add_func ("/icsd/ops", test_ops);
   return g_test_run ();
 }
