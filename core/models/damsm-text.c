@@ -181,9 +181,12 @@ build (GstStructure * config, const GstStructure * in,
           t2i_config_string (config, "input"));
       goto fail;
     }
-    /* with vocab-merges, the size a trained vocabulary can reach */
-    vocab_size = merges > 0 ? T2I_TOKENIZER_N_BYTE_TOKENS + 2 + merges :
-        t2i_tokenizer_vocab_size (m->vocab.tok);
+    /* with vocab-merges, the size a vocabulary trained now can reach (or
+     * the larger one that exists) */
+    const gint have = m->vocab.tok ? t2i_tokenizer_vocab_size (m->vocab.tok)
+        : 0;
+    vocab_size = merges > 0 ? MAX (T2I_TOKENIZER_N_BYTE_TOKENS + 2 + merges,
+        have) : have;
   }
   t2i_config_set_int (config, "vocab-size", vocab_size);
   if (m->vocab.bytes_only && ctx->weights
