@@ -94,7 +94,7 @@ class IcsdPipelines(unittest.TestCase):
         ev = os.path.join(d, 'eval')
         launch('icsd-eval.t2i', ckpt=run + '.safetensors',
                damsm=damsm + '.safetensors', protos=protos, steps=1, out=ev)
-        for what in ('fid', 'is', 'is-real', 'rprec', 'attr'):
+        for what in ('fid', 'is', 'is-real', 'rprec', 'rprec-real', 'attr'):
             with open('%s-%s.json' % (ev, what)) as f:
                 r = json.load(f)
             self.assertEqual(r['n'], 100, what)
