@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bench.h"
 #include "gan.h"
+#include "icsd.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
@@ -323,6 +324,27 @@ bench_gan (gint res, gboolean step)
     bench (name, run_g_inference, &s, 64 * gan_g_flops (res) * 1e-9);
   }
   gan_teardown (&s);
+}
+
+/* ---- ICSD-GAN (icsd.h): batch 16, stages at 16, 32, 64 px ---- */
+static void
+run_icsd_step (gpointer user)
+{
+  icsd_bench_step (user);
+}
+
+static void
+bench_icsd (void)
+{
+  const gint batch = 16;
+  IcsdBench *b = icsd_bench_new (batch);
+  /* D phase: G forward, three kinds of images through the Ds, forward and
+   * backward; G phase: G forward and backward, fake through the Ds and the
+   * encoder, forward and backward */
+  bench ("icsd16-train-step", run_icsd_step, b, batch * (4 *
+          icsd_bench_g_flops () + 12 * icsd_bench_d_flops () + 3 *
+          icsd_bench_e_flops ()) * 1e-9);
+  icsd_bench_free (b);
 }
 
 /* ---- CLIP ViT-B/32-shaped encoders, random weights, batch 16 ---- */
@@ -729,6 +751,10 @@ main (int argc, char **argv)
     bench_gan (64, FALSE);
   if (bench_wanted (names, "gan64-train-step"))
     bench_gan (64, TRUE);
+  if (bench_wanted (names, "icsd16-train-step")) {
+    gst_init (NULL, NULL);
+    bench_icsd ();
+  }
   if (bench_wanted (names, "clip-text-b16"))
     bench_clip (TRUE, &rng);
   if (bench_wanted (names, "clip-vit-b32-b16"))

@@ -16,6 +16,7 @@ and thread count, and torch's threads and ATen CPU capability.
 """
 import argparse
 import ctypes
+import math
 import os
 import re
 import sys
@@ -309,6 +310,260 @@ def sdn_cases(samples):
         opt.step()
     bench("sdn32-stage2-step", step,
           SDN_B * 2.0 * (3 * sdn_vgg_macs() + 3 * sdn_g_macs()) * 1e-9, samples)
+# ---- ICSD-GAN's training step (bench/icsd.h): the networks of
+# core/models/{condaug,msgan-g,msgan-d,damsm-image}.c as modules
+
+ICSD_BASE, ICSD_NGF, ICSD_NDF, ICSD_Z, ICSD_C, ICSD_L, ICSD_T = \
+    16, 32, 32, 100, 100, 18, 256
+
+
+def up_block(cin, cout):
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                         nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False),
+                         nn.BatchNorm2d(2 * cout), nn.GLU(1))
+
+
+class CA(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(ICSD_T, 4 * ICSD_C)
+
+    def forward(self, t):
+        x = nn.functional.glu(self.fc(t), 1)
+        mu, logvar = x[:, :ICSD_C], x[:, ICSD_C:]
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), mu, logvar
+
+
+class AM(nn.Module):
+    def __init__(self, ngf):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2 * ngf, 4 * ngf, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4 * ngf, affine=False)
+        self.mod1 = nn.Conv2d(ngf, 8 * ngf, 3, 1, 1)
+        self.conv2 = nn.Conv2d(2 * ngf, 2 * ngf, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(2 * ngf, affine=False)
+        self.mod2 = nn.Conv2d(ngf, 4 * ngf, 3, 1, 1)
+
+    def forward(self, x, ctx):
+        g, b = self.mod1(ctx).chunk(2, 1)
+        y = nn.functional.glu(self.bn1(self.conv1(x)) * (1 + g) + b, 1)
+        g, b = self.mod2(ctx).chunk(2, 1)
+        return x + self.bn2(self.conv2(y)) * (1 + g) + b
+
+
+class NextStage(nn.Module):
+    def __init__(self, ngf):
+        super().__init__()
+        self.conv_context = nn.Linear(ICSD_T, ngf, bias=False)
+        self.am = AM(ngf)
+        self.up = up_block(2 * ngf, ngf)
+        self.img = nn.Conv2d(ngf, 3, 3, 1, 1, bias=False)
+
+    def forward(self, h, words, mask_bias):
+        n, c, hh, ww = h.shape
+        w = self.conv_context(words)                        # [N, L, ngf]
+        q = h.view(n, c, hh * ww).transpose(1, 2)
+        a = torch.softmax(q @ w.transpose(1, 2) + mask_bias, 2)
+        ctx = (a @ w).transpose(1, 2).reshape(n, c, hh, ww)
+        h = self.up(self.am(torch.cat([h, ctx], 1), ctx))
+        return h, torch.tanh(self.img(h))
+
+
+class MultiStageG(nn.Module):
+    def __init__(self):
+        super().__init__()
+        ngf, u = ICSD_NGF, int(math.log2(ICSD_BASE // 4))
+        self.top = ngf << u
+        self.fc = nn.Linear(ICSD_Z + ICSD_C, self.top * 32, bias=False)
+        self.fc_bn = nn.BatchNorm1d(self.top * 32)
+        self.up = nn.Sequential(*[up_block(self.top >> k, self.top >> (k + 1))
+                                  for k in range(u)])
+        self.img0 = nn.Conv2d(ngf, 3, 3, 1, 1, bias=False)
+        self.next = nn.ModuleList([NextStage(ngf) for _ in range(2)])
+
+    def forward(self, c, z, words, mask):
+        x = nn.functional.glu(self.fc_bn(self.fc(torch.cat([c, z], 1))), 1)
+        h = self.up(x.view(-1, self.top, 4, 4))
+        fakes = [torch.tanh(self.img0(h))]
+        bias = torch.zeros_like(mask).masked_fill(mask == 0, float("-inf"))
+        for s in self.next:
+            h, f = s(h, words, bias[:, None, :])
+            fakes.append(f)
+        return fakes
+
+
+class MsganD(nn.Module):
+    def __init__(self, stage):
+        super().__init__()
+        res = ICSD_BASE << stage
+        n = int(math.log2(res // 4))
+        ch = ICSD_NDF
+        layers = [nn.Conv2d(3, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
+        for _ in range(n - 1):
+            layers += [nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(2 * ch), nn.LeakyReLU(0.2)]
+            ch *= 2
+        for _ in range(stage):
+            layers += [nn.Conv2d(ch, ch // 2, 3, 1, 1, bias=False),
+                       nn.BatchNorm2d(ch // 2), nn.LeakyReLU(0.2)]
+            ch //= 2
+        self.down = nn.Sequential(*layers)
+        self.joint = nn.Sequential(nn.Conv2d(ch + ICSD_T, ch, 3, 1, 1, bias=False),
+                                   nn.BatchNorm2d(ch), nn.LeakyReLU(0.2))
+        self.cond_logits = nn.Conv2d(ch, 1, 4, 4)
+        self.uncond_logits = nn.Conv2d(ch, 1, 4, 4)
+        self.sim_text = nn.Linear(ICSD_T, 256, bias=False)
+        self.sim_image = nn.Linear(ch * 16, 256, bias=False)
+
+    def forward(self, x, t):
+        f = self.down(x)
+        n = x.shape[0]
+        tt = t[:, :, None, None].expand(-1, -1, 4, 4)
+        cond = self.cond_logits(self.joint(torch.cat([f, tt], 1))).view(n)
+        uncond = self.uncond_logits(f).view(n)
+        sim = nn.functional.cosine_similarity(self.sim_text(t),
+                                              self.sim_image(f.reshape(n, -1)))
+        return cond, uncond, sim, f
+
+
+class DamsmCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        w = [32, 64, 128, 256]
+
+        def block(a, b, s):
+            return nn.Sequential(nn.Conv2d(a, b, 3, s, 1, bias=False),
+                                 nn.GroupNorm(8, b), nn.LeakyReLU(0.2))
+        self.stem = block(3, w[0], 1)
+        self.stages = nn.ModuleList([block(w[i], w[i + 1], 2) for i in range(3)])
+        self.emb_features = nn.Conv2d(w[2], ICSD_T, 1, bias=False)
+        self.emb_cnn_code = nn.Linear(w[3], ICSD_T)
+
+    def forward(self, x):
+        h = self.stem(x)
+        for i, s in enumerate(self.stages):
+            h = s(h)
+            if i == 1:
+                mid = h
+        return self.emb_cnn_code(h.mean((2, 3))), self.emb_features(mid)
+
+
+def damsm_loss(words, lengths, regions, glob, sent, g1=4.0, g2=5.0, g3=10.0):
+    n, d = words.shape[0], words.shape[2]
+    rt = regions.reshape(n, d, -1).transpose(1, 2)          # [N, R, D]
+    cols = []
+    for j in range(n):
+        e = words[j:j + 1, :lengths[j]]                      # [1, T, D]
+        a = torch.softmax(rt @ e.transpose(1, 2), 2)         # over words
+        alpha = torch.softmax(g1 * a.transpose(1, 2), 2)     # over regions
+        c = alpha @ rt
+        r = nn.functional.cosine_similarity(c, e.expand_as(c), dim=2)
+        cols.append(torch.logsumexp(g2 * r, 1, keepdim=True) / g2)
+    labels = torch.arange(n)
+
+    def match(s):
+        s = g3 * s
+        return (nn.functional.cross_entropy(s, labels)
+                + nn.functional.cross_entropy(s.t(), labels))
+    s = nn.functional.cosine_similarity(glob[:, None], sent[None], dim=2)
+    return match(torch.cat(cols, 1)) + match(s)
+
+
+def csd_loss(fs, ft):
+    def m(f):
+        f = nn.functional.normalize(f.reshape(f.shape[0], -1), dim=1)
+        return f @ f.t()
+    return ((m(fs) - m(ft.detach())) ** 2).mean()
+
+
+def icsd_flops():
+    def conv(cin, cout, k, side):
+        return 2.0 * cin * cout * k * k * side * side
+    ngf, u = ICSD_NGF, int(math.log2(ICSD_BASE // 4))
+    top = ngf << u
+    g = 2.0 * (ICSD_Z + ICSD_C) * top * 32
+    g += sum(conv(top >> k, 2 * (top >> (k + 1)), 3, 8 << k) for k in range(u))
+    g += conv(ngf, 3, 3, ICSD_BASE)
+    for i in (1, 2):
+        h = ICSD_BASE << (i - 1)
+        g += 2.0 * ICSD_T * ngf * ICSD_L + 2 * 2.0 * h * h * ICSD_L * ngf
+        g += (conv(2 * ngf, 4 * ngf, 3, h) + conv(ngf, 8 * ngf, 3, h)
+              + conv(2 * ngf, 2 * ngf, 3, h) + conv(ngf, 4 * ngf, 3, h))
+        g += conv(2 * ngf, 2 * ngf, 3, 2 * h) + conv(ngf, 3, 3, 2 * h)
+    d = 0.0
+    for s in range(3):
+        r = ICSD_BASE << s
+        n = int(math.log2(r // 4))
+        ch = ICSD_NDF
+        d += conv(3, ch, 4, r / 2)
+        for k in range(1, n):
+            d += conv(ch, 2 * ch, 4, r / (2 << k))
+            ch *= 2
+        for _ in range(s):
+            d += conv(ch, ch / 2, 3, 4)
+            ch /= 2
+        d += conv(ch + ICSD_T, ch, 3, 4) + 2 * conv(ch, 1, 4, 1)
+        d += 2.0 * 256 * (ICSD_T + ch * 16)
+    side = ICSD_BASE * 4
+    w = [32, 64, 128, 256]
+    e = conv(3, w[0], 3, side)
+    e += sum(conv(w[s], w[s + 1], 3, side / (2 << s)) for s in range(3))
+    e += conv(128, 256, 1, side / 4) + 2.0 * 256 * 256
+    return 4 * g + 12 * d + 3 * e
+
+
+def icsd_case(samples):
+    torch.manual_seed(3)
+    b = 16
+    ca, g = CA(), MultiStageG()
+    ds = [MsganD(s) for s in range(3)]
+    enc = DamsmCnn().requires_grad_(False)
+    adam = dict(lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(list(g.parameters()) + list(ca.parameters()), **adam)
+    opt_d = [torch.optim.Adam(d.parameters(), **adam) for d in ds]
+    lengths = [4 + i % 9 for i in range(b)]
+    mask = torch.zeros(b, ICSD_L)
+    for i, n in enumerate(lengths):
+        mask[i, :n] = 1
+    words = torch.randn(b, ICSD_L, ICSD_T) * mask[:, :, None]
+    text = torch.randn(b, ICSD_T)
+    real = [torch.tanh(torch.randn(b, 3, ICSD_BASE << i, ICSD_BASE << i))
+            for i in range(3)]
+    wrong = [torch.roll(r, 1, 0) for r in real]
+    sp = nn.functional.softplus
+
+    def step():
+        # D phase: each discriminator on its own loss
+        c, _, _ = ca(text)
+        fakes = g(c, torch.randn(b, ICSD_Z), words, mask)
+        for i, d in enumerate(ds):
+            rc, ru, rs, _ = d(real[i], text)
+            fc, fu, fs, _ = d(fakes[i].detach(), text)
+            _, _, ws, _ = d(wrong[i], text)
+            loss = (sp(-rc).mean() + sp(fc).mean() + sp(-ru).mean()
+                    + sp(fu).mean() + (torch.relu(1 - rs) + (torch.relu(1 + ws)
+                                       + torch.relu(1 + fs)) / 2).mean())
+            opt_d[i].zero_grad(set_to_none=True)
+            loss.backward()
+            opt_d[i].step()
+        # G phase: a fresh forward against the updated discriminators
+        c, mu, logvar = ca(text)
+        fakes = g(c, torch.randn(b, ICSD_Z), words, mask)
+        loss, feats = 0, []
+        for i, d in enumerate(ds):
+            fc, fu, fs, f = d(fakes[i], text)
+            loss = loss + sp(-fc).mean() + sp(-fu).mean() - fs.mean()
+            feats.append(f)
+        glob, regions = enc(fakes[2])
+        loss = loss + 5 * damsm_loss(words, lengths, regions, glob, text)
+        loss = loss + (0.5 * (mu ** 2 + logvar.exp() - logvar - 1).sum(1)).mean()
+        loss = loss + csd_loss(feats[0], feats[2]) + csd_loss(feats[1], feats[2])
+        opt_g.zero_grad(set_to_none=True)
+        for d in ds:
+            d.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+    bench("icsd16-train-step", step, b * icsd_flops() * 1e-9, samples)
 
 
 def mapped_blas():
@@ -405,6 +660,8 @@ def main():
         gan_cases(64, False, s)
     if wanted("gan64-train-step"):
         gan_cases(64, True, s)
+    if wanted("icsd16-train-step"):
+        icsd_case(s)
     if wanted("clip-text-b16"):
         clip_cases(True, s)
     if wanted("clip-vit-b32-b16"):

@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 
 /* T2I_ELEMENTS(X): X(name) for each element; keep sorted. */
 #define T2I_ELEMENTS(X) \
+  X (t2icondaug) \
   X (t2idatasetsrc) \
   X (t2idiscriminator) \
   X (t2ifromvideo) \

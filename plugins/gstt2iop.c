@@ -20,7 +20,12 @@
  * - `interpolate`: a batch of two items to @steps items between them
  *   (@inputs linearly, @hold the first item repeated): DiST-GAN's strips of
  *   images between two similar texts;
- * - `rename`: an entry (tensor or strings) under another name.
+ * - `rename`: an entry (tensor or strings) under another name;
+ * - `load`: a tensor of a safetensors file (@location, @tensor) added to
+ *   every record as a constant (prototype embeddings);
+ * - `cosine`: @scale times the cosine of each row of @input [N, D] with
+ *   each row of @with [K, D], [N, K] (a prototype classifier's logits: the
+ *   IS classifier of pipelines/icsd-eval.t2i).
  *
  * Each operation declares its properties (each property's description
  * lists the operations that read it); setting one the operation does not

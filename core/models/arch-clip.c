@@ -205,36 +205,14 @@ text_tokenizer (TextNet * net, const GstStructure * config,
     const T2iArchContext * ctx, gboolean * bytes_only, gchar ** sibling,
     GError ** error)
 {
-  const char *vocab = t2i_config_string (config, "vocab");
-  *bytes_only = FALSE;
-  if (ctx->weights) {
-    const char *w = t2i_safetensors_get_path (ctx->weights);
-    g_autofree gchar *stem = g_str_has_suffix (w, ".safetensors") ?
-        g_strndup (w, strlen (w) - strlen (".safetensors")) : g_strdup (w);
-    *sibling = g_strconcat (stem, "-vocab.txt", NULL);
-  }
-  const char *path = vocab && *vocab ? vocab : *sibling;
-  if (path && g_file_test (path, G_FILE_TEST_EXISTS)) {
-    net->tok = t2i_tokenizer_load (path, error);
-    if (!net->tok)
-      g_prefix_error (error, "vocab=%s: ", path);
-    return net->tok != NULL;
-  }
-  if (vocab && *vocab && t2i_config_int (config, "vocab-merges") > 0) {
-    net->train_vocab = TRUE;
-    return TRUE;
-  }
-  if (vocab && *vocab) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-        "vocab=%s does not exist (set vocab-merges=N to train one on the "
-        "first record's captions and save it there)", vocab);
+  T2iModelVocab v;
+  if (!t2i_model_vocab_open (&v, config, ctx->weights, error))
     return FALSE;
-  }
-  static const char header[] = "#version: 0.2\n";
-  g_autoptr (GBytes) b = g_bytes_new_static (header, strlen (header));
-  net->tok = t2i_tokenizer_new_from_bytes (b, error);
-  *bytes_only = TRUE;
-  return net->tok != NULL;
+  net->tok = g_steal_pointer (&v.tok);
+  net->train_vocab = v.train;
+  *bytes_only = v.bytes_only;
+  *sibling = g_steal_pointer (&v.sibling);
+  return TRUE;
 }
 
 static gpointer
@@ -339,16 +317,10 @@ text_forward (gpointer p, const T2iArchContext * ctx, GstBuffer * record,
   if (captions) {
     const gsize n = g_strv_length ((gchar **) captions);
     if (net->train_vocab) {
-      const char *vocab = t2i_config_string (config, "vocab");
-      T2iTokenizer *tok = t2i_tokenizer_train (captions, n,
-          t2i_config_int (config, "vocab-merges"), error);
-      if (!tok || !t2i_tokenizer_save (tok, vocab, error)) {
-        if (tok)
-          t2i_tokenizer_unref (tok);
-        g_prefix_error (error, "vocab=%s: ", vocab);
+      T2iModelVocab v = {.train = TRUE };
+      if (!t2i_model_vocab_prepare (&v, config, captions, n, error))
         return FALSE;
-      }
-      net->tok = tok;
+      net->tok = v.tok;
       net->train_vocab = FALSE;
     }
     if (!net->tok) {

@@ -33,7 +33,12 @@ G_BEGIN_DECLS
   X (vqgan_gumbel) \
   X (patchgan) \
   X (sdn) \
-  X (probe)
+  X (probe) \
+  X (bilstm) \
+  X (damsm) \
+  X (condaug_glu) \
+  X (multistage) \
+  X (msgan_d)
 
 #define T2I_ARCH_DECLARE(c) extern const T2iArch t2i_arch_##c;
 T2I_ARCHS (T2I_ARCH_DECLARE)

@@ -5,6 +5,8 @@
 
 #include "t2i/models.h"
 #include "t2i/nn.h"
+#include "t2i/options.h"
+#include "t2i/tokenizer.h"
 
 G_BEGIN_DECLS
 
@@ -53,6 +55,26 @@ G_GNUC_INTERNAL T2iTensor *t2i_model_channel_const (T2iDType dtype, gint c,
 /* y = x * scale[c] + shift[c] per channel of x [N, C, H, W] */
 G_GNUC_INTERNAL T2iTensor *t2i_model_channel_affine (T2iTensor * x,
     const double *scale, const double *shift);
+
+/* ---- the BPE vocabulary of a text encoder (vocab.c) ----
+ * Options vocab= (a merges file; default: <weights>-vocab.txt beside
+ * weights=, else bytes only) and vocab-merges= (with vocab= not existing
+ * yet: train that many merges on the first record's captions and save
+ * them there). */
+typedef struct {
+  T2iTokenizer *tok;            /* %NULL until trained */
+  gboolean train;               /* train at the first captions */
+  gboolean bytes_only;          /* no vocabulary given: bytes only */
+  gchar *sibling;               /* <weights>-vocab.txt, for messages */
+} T2iModelVocab;
+
+G_GNUC_INTERNAL gboolean t2i_model_vocab_open (T2iModelVocab * v,
+    const GstStructure * config, T2iSafetensors * weights, GError ** error);
+/* trains and saves the vocabulary when v->train */
+G_GNUC_INTERNAL gboolean t2i_model_vocab_prepare (T2iModelVocab * v,
+    const GstStructure * config, const char *const *captions, gsize n,
+    GError ** error);
+G_GNUC_INTERNAL void t2i_model_vocab_clear (T2iModelVocab * v);
 
 /* x = expr, dropping the old reference of x (a forward step) */
 #define T2I_MODEL_STEP(x, expr) G_STMT_START { \

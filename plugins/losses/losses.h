@@ -116,14 +116,21 @@ typedef struct {
 /* T2I_LOSS_KINDS(X): X(c_name) per kind, sorted; the kind is
  * t2i_loss_kind_<c_name> */
 #define T2I_LOSS_KINDS(X) \
+  X (asl_d) \
+  X (asl_g) \
+  X (ca_kl) \
   X (clip) \
   X (cross_entropy) \
+  X (csd) \
+  X (damsm) \
   X (dist_con) \
   X (dist_vl) \
   X (gan_logistic_d) \
   X (gan_logistic_g) \
   X (hinge_d) \
   X (hinge_g) \
+  X (icsd_d) \
+  X (icsd_g) \
   X (l1) \
   X (lafite_cond) \
   X (lafite_cong) \
@@ -248,5 +255,32 @@ gboolean t2i_losses_sdn_require_levels (const GstStructure * in,
  * (fake= holds @candidates rows per item) */
 T2iTensor *t2i_losses_sdn_levels (GstBuffer * record,
     const GstStructure * config, gint candidates, GError ** error);
+/* ICSD-GAN (asl-d.c, asl-g.c, ca-kl.c, csd.c, damsm.c, icsd-d.c) */
+/* eq. 7: mean max(0, 1 - real) + (max(0, 1 + wrong) + max(0, 1 + fake)) / 2 */
+T2iTensor *t2i_losses_asl_d (T2iTensor * real, T2iTensor * wrong,
+    T2iTensor * fake);
+/* eq. 7: -mean fake */
+T2iTensor *t2i_losses_asl_g (T2iTensor * fake);
+/* D_KL(N(mu, exp(logvar)) || N(0, I)) summed over dims and averaged over
+ * the batch, or with @mean averaged over every element */
+T2iTensor *t2i_losses_ca_kl (T2iTensor * mu, T2iTensor * logvar,
+    gboolean mean);
+/* eq. 1-2: mean (M_S - M_T)^2, M the cosine matrices of the flattened
+ * features; no gradient into @teacher */
+T2iTensor *t2i_losses_csd (T2iTensor * student, T2iTensor * teacher);
+/* DAMSM's R(Q_i, D_j) [N images, N captions] of eq. 10 (@paper: with the
+ * 1/gamma2 power), caption j's words the first @lengths[j] of @words */
+T2iTensor *t2i_losses_damsm_word_scores (T2iTensor * words,
+    const gint64 * lengths, T2iTensor * regions, double gamma1,
+    double gamma2, gboolean paper);
+/* CE(gamma3 S) + CE(gamma3 S^T) with diagonal labels, S [N, N]; @ids
+ * (nullable, i32 [N]): same-class mismatches masked with -inf */
+T2iTensor *t2i_losses_matching (T2iTensor * scores, double gamma3,
+    T2iTensor * ids);
+/* checks "<prefix>/<what>" is one score per item, or reads it */
+gboolean t2i_losses_require_scores (const GstStructure * in,
+    const char *prefix, const char *what, GError ** error);
+T2iTensor *t2i_losses_get_score (GstBuffer * record, const char *prefix,
+    const char *what, GError ** error);
 
 G_END_DECLS

@@ -34,8 +34,10 @@ typedef struct {
 
 #define T2I_RECORD_OPS(X) \
   X (concat) \
+  X (cosine) \
   X (detach) \
   X (interpolate) \
+  X (load) \
   X (rename) \
   X (resize) \
   X (roll) \

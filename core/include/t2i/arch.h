@@ -33,6 +33,7 @@ G_BEGIN_DECLS
 #define T2I_ROLE_L2V "l2v"
 #define T2I_ROLE_VQDIFFUSION "vqdiffusion"
 #define T2I_ROLE_VQGAN "vqgan"
+#define T2I_ROLE_CONDAUG "condaug"
 
 /**
  * T2iArchContext:
