@@ -69,6 +69,10 @@ static const T2iOption options[] = {
       "from temperature, as taming's scheduler)"),
   T2I_OPTION_INT ("anneal-steps", 10000, 1, G_MAXINT, 0,
       "autoencode, training: steps of the cosine temperature decay"),
+  T2I_OPTION_DOUBLE ("gumbel-noise", 1.0, 0.0, 100.0, 0,
+      "autoencode, training: scale of the Gumbel noise (1: Gumbel-softmax, "
+      "as taming; 0: the most probable code forward, the softmax's "
+      "gradient back, so training decodes the codes inference will)"),
   {NULL}
 };
 
@@ -628,14 +632,16 @@ kl_uniform (T2iTensor * logits, gint codes)
 
 /* Gumbel-softmax with a hard forward and the soft gradient */
 static T2iTensor *
-gumbel_hard (T2iTensor * logits, double tau, T2iRng * rng, T2iTensor ** idx)
+gumbel_hard (T2iTensor * logits, double tau, double noise, T2iRng * rng,
+    T2iTensor ** idx)
 {
   g_autoptr (T2iTensor) uh = t2i_tensor_new (T2I_F32, logits->ndim,
       logits->shape);
   t2i_rng_fill_uniform (rng, uh, 0.0, 1.0);
   for (gint64 i = 0; i < uh->numel; i++) {
     const double v = t2i_tensor_f32 (uh)[i];
-    t2i_tensor_f32 (uh)[i] = (float) -log (-log (v + 1e-20) + 1e-20);
+    t2i_tensor_f32 (uh)[i] = (float) (-noise * log (-log (v + 1e-20)
+            + 1e-20));
   }
   g_autoptr (T2iTensor) u = t2i_tensor_to_device (uh, logits->device, NULL);
   g_autoptr (T2iTensor) y = t2i_add (logits, u);
@@ -704,7 +710,8 @@ forward (gpointer net, const T2iArchContext * ctx, GstBuffer * record,
   g_autoptr (T2iTensor) weights = NULL;
   if (ctx->training && ctx->trainable) {
     const double tau = temperature (c, t2i_record_get_meta (record)->step);
-    weights = gumbel_hard (logits, tau, ctx->rng, &idx);
+    weights = gumbel_hard (logits, tau, t2i_config_double (c, "gumbel-noise"),
+        ctx->rng, &idx);
   } else {
     idx = t2i_argmax (logits, 1);
     weights = one_hot (idx, m->codes);

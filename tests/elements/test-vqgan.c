@@ -63,6 +63,41 @@ test_vqgan (void)
   test_rmdir (dir);
 }
 
+/* training: the tokens are argmax(logits + noise g), so gumbel-noise=0
+ * gives the codes of mode=encode, and the default Gumbel noise others */
+static void
+test_gumbel_noise (void)
+{
+  g_autofree char *in = test_golden ("vqgan", "vqgan-in.safetensors");
+  g_autofree char *w = test_golden ("vqgan", "vqgan-weights.safetensors");
+  g_autofree char *gold_path = test_golden ("vqgan", "vqgan-out.safetensors");
+  g_autoptr (T2iSafetensors) gold = test_load (gold_path);
+  g_autoptr (T2iTensor) want = t2i_safetensors_get (gold, "encode/tokens");
+  g_autofree char *dir = test_tmpdir ();
+  g_autofree char *ck = g_build_filename (dir, "ck.safetensors", NULL);
+
+  for (gint noise = 0; noise <= 1; noise++) {
+    g_autofree char *out = g_build_filename (dir, "out", NULL);
+    g_autofree char *desc = g_strdup_printf ("t2itensorsrc location=%s ! "
+        "t2ivqgan group=VQ mode=autoencode weights=%s " VQGAN_PROPS
+        " gumbel-noise=%d output=recon tokens=codes ! tee name=t ! queue ! "
+        "t2iloss kind=l1 input=recon target=image update=VQ ! t2itrainer "
+        "optimizer=sgd lr=0 checkpoint=%s t. ! queue ! t2itensorsink "
+        "location=%s", in, w, noise, ck, out);
+    test_run_ok (desc);
+    g_autoptr (T2iSafetensors) got = test_load (out);
+    g_autoptr (T2iTensor) codes = t2i_safetensors_get (got, "codes");
+    gint64 same = 0;
+    for (gint64 i = 0; i < want->numel; i++)
+      same += t2i_tensor_i32 (codes)[i] == t2i_tensor_i32 (want)[i];
+    if (noise == 0)
+      g_assert_cmpint (same, ==, want->numel);
+    else
+      g_assert_cmpint (same, <, want->numel);
+  }
+  test_rmdir (dir);
+}
+
 static void
 test_patchgan (void)
 {
@@ -112,6 +147,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/vqgan/losses", test_losses);
   g_test_add_func ("/vqgan/vqgan", test_vqgan);
+  g_test_add_func ("/vqgan/gumbel-noise", test_gumbel_noise);
   g_test_add_func ("/vqgan/patchgan", test_patchgan);
   g_test_add_func ("/vqgan/errors", test_errors);
   return g_test_run ();
