@@ -319,11 +319,10 @@ forward (gpointer net, const T2iArchContext * ctx, GstBuffer * record,
   g_autoptr (T2iTensor) xr = size > 0 && (x->shape[2] != size
       || x->shape[3] != size) ? t2i_upsample_bilinear2d (x, size, size,
       FALSE) : t2i_tensor_ref (x);
-  T2iTensor *mid = NULL, *last = NULL;
+  g_autoptr (T2iTensor) mid = NULL;
+  g_autoptr (T2iTensor) last = NULL;
   if (!backbone (m, xr, &mid, &last, error))
     return FALSE;
-  g_autoptr (T2iTensor) mid_ = mid;
-  g_autoptr (T2iTensor) last_ = last;
   g_autoptr (T2iTensor) global = t2i_nn_linear (&m->emb_cnn_code, last);
   if (!t2i_record_set_tensor (record, t2i_config_string (config, "output"),
           global, error))
