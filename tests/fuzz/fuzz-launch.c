@@ -133,14 +133,15 @@ LLVMFuzzerTestOneInput (const guint8 * data, size_t size)
     g_assert (syntax->error_offset <= pp->length);
 
   /* what build_pipeline() in tools/t2i-launch/main.c does */
+  building = TRUE;
+  held_critical = FALSE;
   g_autoptr (T2iDiagnostic) limits = t2i_diagnose_limits (pp->text);
   if (limits) {
+    building = FALSE;
     t2i_preprocessed_locate (pp, limits->offset, &line, &column);
     return 0;
   }
   GstParseContext *context = gst_parse_context_new ();
-  building = TRUE;
-  held_critical = FALSE;
   GstElement *pipeline = t2i_parse_launch (pp->text, context, &error);
   g_autoptr (T2iDiagnostic) diagnostic = NULL;
   if (!pipeline && error->domain == GST_PARSE_ERROR)

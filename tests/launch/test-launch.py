@@ -493,6 +493,15 @@ class Links(unittest.TestCase):
         self.assertRegex(err, LOOP.format('f -> i -> j -> f|i -> j -> f -> i|'
                                           'j -> f -> i -> j'))
 
+    def test_bad_caps_loop(self):
+        """Caps GStreamer cannot parse are refused before it drops them and
+        links their neighbours into a loop it queries caps around forever
+        (fuzz-launch; the caps run to the next '!': 'a/b fakesrc')."""
+        code, out, err = launch('--', 't. ! queue ! a/b fakesrc ! tee name=t '
+                                't. ! fakesink')
+        self.assertEqual((code, out), (2, ''))
+        self.assertEqual(err, "<command-line>:1:14: bad caps 'a/b fakesrc'\n")
+
     def test_no_false_loop(self):
         """Branches that meet again and bins passed through are no loop."""
         self.assertEqual(launch('--', 'fakesrc num-buffers=2 ! tee name=t ! '

@@ -637,6 +637,19 @@ t2i_diagnose_limits (const gchar * text)
     if (issue != NULL)
       return diagnostic_from_issue (issue);
   }
+  /* GStreamer drops a caps filter it cannot parse and links its two
+   * neighbours directly, which can close a loop it then queries caps
+   * around forever ("t. ! queue ! a/b x ! tee name=t": the caps are
+   * "a/b x", up to the next '!'): bad caps are refused first */
+  for (guint i = 0; i < syntax->links->len; i++) {
+    const T2iSyntaxLink *link = g_ptr_array_index (syntax->links, i);
+    GstCaps *caps = link->caps ? gst_caps_from_string (link->caps) : NULL;
+
+    if (link->caps && caps == NULL)
+      return diagnostic_new (link->caps_offset,
+          g_strdup_printf ("bad caps '%s'", link->caps));
+    g_clear_pointer (&caps, gst_caps_unref);
+  }
   return NULL;
 }
 

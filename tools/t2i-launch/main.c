@@ -229,8 +229,10 @@ print_located (const gchar * filename, const T2iPreprocessed * pp,
 {
   guint line, column;
 
+  g_autofree gchar *one = t2i_one_line (message);
+
   t2i_preprocessed_locate (pp, offset, &line, &column);
-  g_printerr ("%s:%u:%u: %s\n", filename, line, column, message);
+  g_printerr ("%s:%u:%u: %s\n", filename, line, column, one);
 }
 
 /* Builds the pipeline, refuses a loop and gives outputs that go nowhere
@@ -242,23 +244,26 @@ build_pipeline (const gchar * filename, const T2iPreprocessed * pp,
     gboolean quiet, gint * exit_code)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (T2iDiagnostic) diagnostic = t2i_diagnose_limits (pp->text);
+  g_autoptr (T2iDiagnostic) diagnostic = NULL;
   g_autoptr (GPtrArray) added = NULL;
   g_autofree gchar *loop = NULL;
   GstElement *pipeline = NULL;
 
+  /* what GStreamer warns of while the description is checked and parsed
+   * is shown only when no located error replaces it */
+  hold_logs ();
+  diagnostic = t2i_diagnose_limits (pp->text);
   if (diagnostic == NULL) {
     GstParseContext *context = gst_parse_context_new ();
 
-    hold_logs ();
     pipeline = t2i_parse_launch (pp->text, context, &error);
     if (pipeline == NULL && error->domain == GST_PARSE_ERROR)
       diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
     else if (pipeline != NULL && logs_were_held ())
       diagnostic = t2i_diagnose_values (pp->text);
-    release_logs (pipeline != NULL && diagnostic == NULL);
     gst_parse_context_free (context);
   }
+  release_logs (pipeline != NULL && diagnostic == NULL);
 
   if (diagnostic != NULL) {
     print_located (filename, pp, diagnostic->offset, diagnostic->message);

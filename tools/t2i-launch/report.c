@@ -407,17 +407,12 @@ t2i_shorten_debug (const gchar * debug)
   return g_string_free (s, FALSE);
 }
 
-/* "filesrc0: Resource not found. (No such file "/nonexistent")"; a
- * message that quotes a file's bytes stays one line: control characters
- * are written as escapes */
 gchar *
-t2i_format_error (const gchar * source, const GError * error,
-    const gchar * debug)
+t2i_one_line (const gchar * text)
 {
-  g_autofree gchar *detail = t2i_shorten_debug (debug);
   GString *m = g_string_new (NULL);
 
-  for (const guchar * p = (const guchar *) error->message; *p; p++) {
+  for (const guchar * p = (const guchar *) text; *p; p++) {
     if (*p == '\n')
       g_string_append (m, "\\n");
     else if (*p < 0x20 || *p == 0x7f)
@@ -425,7 +420,17 @@ t2i_format_error (const gchar * source, const GError * error,
     else
       g_string_append_c (m, (gchar) * p);
   }
-  g_autofree gchar *message = g_string_free (m, FALSE);
+  return g_string_free (m, FALSE);
+}
+
+/* "filesrc0: Resource not found. (No such file "/nonexistent")"; a
+ * message that quotes a file's bytes stays one line */
+gchar *
+t2i_format_error (const gchar * source, const GError * error,
+    const gchar * debug)
+{
+  g_autofree gchar *detail = t2i_shorten_debug (debug);
+  g_autofree gchar *message = t2i_one_line (error->message);
   if (detail != NULL && g_strcmp0 (detail, error->message) != 0)
     return g_strdup_printf ("%s: %s (%s)", source, message, detail);
   return g_strdup_printf ("%s: %s", source, message);
