@@ -110,6 +110,23 @@ class Pipelines(unittest.TestCase):
         self.assertNotEqual(png_pixels(os.path.join(other, images[0]))[2],
                             first)
 
+    def test_generate_defaults(self):
+        """every method's generate pipeline draws out of the box: on its
+        defaults (the model it names in models/), one PNG per prompt of
+        examples/prompts.txt (SDN: its own prompts, n candidates each)"""
+        with open(os.path.join(SOURCE, 'examples', 'prompts.txt')) as f:
+            n = len([l for l in f if l.strip() and not l.startswith('#')])
+        for name, prefix in (('distgan', 'distgan-0'), ('vqdiff', 'vqdiff-0'),
+                             ('icsd', 'icsd-s2-0')):
+            with self.subTest(name):
+                out = self.out(name + '-defaults')
+                # vqdiff: fewer reverse steps keep the test short
+                launch(name + '-generate.t2i', out=out,
+                       **({'steps': 5} if name == 'vqdiff' else {}))
+                images = [p for p in os.listdir(out)
+                          if p.startswith(prefix) and p.endswith('.png')]
+                self.assertEqual(len(images), n)
+
     def test_missing_model(self):
         """a missing checkpoint is one line naming the element and property"""
         args = [T2I_LAUNCH, '--set', 'ckpt=/nonexistent.safetensors',
