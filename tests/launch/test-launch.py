@@ -501,6 +501,12 @@ class Links(unittest.TestCase):
                                 't. ! fakesink')
         self.assertEqual((code, out), (2, ''))
         self.assertEqual(err, "<command-line>:1:14: bad caps 'a/b fakesrc'\n")
+        # a link to a name no element has: refused before GStreamer, which
+        # crashed on this one (fuzz-launch)
+        code, out, err = launch('--', 'tee nAme=tee !2 queu.e ! fakesink0.')
+        self.assertEqual((code, out), (2, ''))
+        self.assertRegex(err, r"^<command-line>:1:17: no element named "
+                         r"'queu'.*\n$")
 
     def test_no_false_loop(self):
         """Branches that meet again and bins passed through are no loop."""

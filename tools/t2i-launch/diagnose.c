@@ -637,18 +637,19 @@ t2i_diagnose_limits (const gchar * text)
     if (issue != NULL)
       return diagnostic_from_issue (issue);
   }
-  /* GStreamer drops a caps filter it cannot parse and links its two
-   * neighbours directly, which can close a loop it then queries caps
-   * around forever ("t. ! queue ! a/b x ! tee name=t": the caps are
-   * "a/b x", up to the next '!'): bad caps are refused first */
-  for (guint i = 0; i < syntax->links->len; i++) {
-    const T2iSyntaxLink *link = g_ptr_array_index (syntax->links, i);
-    GstCaps *caps = link->caps ? gst_caps_from_string (link->caps) : NULL;
+  /* Nor does it survive everything else it parses past: it drops a caps
+   * filter it cannot parse and links its two neighbours directly, which
+   * can close a loop it then queries caps around forever ("t. ! queue !
+   * a/b x ! tee name=t": the caps are "a/b x", up to the next '!'), and a
+   * link to a name no element has can crash it ("tee nAme=t ! 2 q.e !
+   * x0.").  So bad caps and such references are refused first. */
+  if (!syntax->error) {
+    static const gint first_kinds[] = { ISSUE_CAPS, ISSUE_REFERENCE, -1 };
+    g_autoptr (GPtrArray) issues = check (syntax);
+    Issue *issue = earliest (issues, first_kinds);
 
-    if (link->caps && caps == NULL)
-      return diagnostic_new (link->caps_offset,
-          g_strdup_printf ("bad caps '%s'", link->caps));
-    g_clear_pointer (&caps, gst_caps_unref);
+    if (issue != NULL)
+      return diagnostic_from_issue (issue);
   }
   return NULL;
 }
