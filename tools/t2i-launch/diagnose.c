@@ -121,7 +121,7 @@ with_hint (gchar * message, const gchar * name, const gchar * const *candidates)
   g_autofree gchar *nearest = t2i_nearest_name (name, candidates);
   gchar *result;
 
-  if (nearest == NULL)
+  if (nearest == NULL || *nearest == '\0')
     return message;
   result = g_strdup_printf ("%s (did you mean '%s'?)", message, nearest);
   g_free (message);
@@ -625,33 +625,27 @@ t2i_diagnose_limits (const gchar * text)
         g_steal_pointer (&syntax->error_message));
   /* GStreamer 1.22 crashes on links between references when no element
    * of the description can be made ("a. ! b." and "e f. ! e." with no
-   * element e: SIGSEGV; "!t.!t.": endless caps queries): then the first
-   * unknown element, syntax error or reference to an element that does
-   * not exist is reported without asking GStreamer */
-  if (!any_element_made (syntax)
-      && (syntax->links->len > 0 || syntax->error)) {
-    g_autoptr (GPtrArray) issues = check (syntax);
-    Issue *issue = earliest (issues, syntax->error
-        || syntax->elements->len > 0 ? NULL : reference_kinds);
+   * element e: SIGSEGV; "!t.!t.": endless caps queries), and on some
+   * descriptions with a syntax error (fuzz-launch): then, and on any
+   * syntax error, the first unknown element, syntax error or reference to
+   * an element that does not exist is reported without asking GStreamer */
+  static const gint first_kinds[] = { ISSUE_CAPS, ISSUE_REFERENCE, -1 };
+  g_autoptr (GPtrArray) issues = check (syntax);
+  Issue *issue = NULL;
 
-    if (issue != NULL)
-      return diagnostic_from_issue (issue);
-  }
+  if (syntax->error || (!any_element_made (syntax)
+          && syntax->links->len > 0))
+    issue = earliest (issues, syntax->error
+        || syntax->elements->len > 0 ? NULL : reference_kinds);
   /* Nor does it survive everything else it parses past: it drops a caps
    * filter it cannot parse and links its two neighbours directly, which
    * can close a loop it then queries caps around forever ("t. ! queue !
    * a/b x ! tee name=t": the caps are "a/b x", up to the next '!'), and a
    * link to a name no element has can crash it ("tee nAme=t ! 2 q.e !
    * x0.").  So bad caps and such references are refused first. */
-  if (!syntax->error) {
-    static const gint first_kinds[] = { ISSUE_CAPS, ISSUE_REFERENCE, -1 };
-    g_autoptr (GPtrArray) issues = check (syntax);
-    Issue *issue = earliest (issues, first_kinds);
-
-    if (issue != NULL)
-      return diagnostic_from_issue (issue);
-  }
-  return NULL;
+  if (issue == NULL)
+    issue = earliest (issues, first_kinds);
+  return issue != NULL ? diagnostic_from_issue (issue) : NULL;
 }
 
 void
