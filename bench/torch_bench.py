@@ -668,7 +668,7 @@ def main():
         clip_cases(False, s)
     if wanted("sdn32-stage2-step"):
         sdn_cases(s)
-    if wanted("vqdiff"):
+    if wanted("vqdiff-train-step") or wanted("vqdiff-sample"):
         torch_vqdiff.cases(bench, wanted, s)
     torch_lafite.cases(wanted, s)
     torch_distgan.cases(wanted, s)
