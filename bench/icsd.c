@@ -2,6 +2,7 @@
  * architecture registry (the code t2igenerator, t2idiscriminator,
  * t2icondaug and t2iimageencoder run) and the loss helpers of t2iloss.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bench.h"
 #include "icsd.h"
 
 #include <math.h>
@@ -104,19 +105,6 @@ forward (Net * n, GstStructure * config, GstBuffer * record,
   g_assert_no_error (err);
 }
 
-static T2iTensor **
-trainable_of (T2iParamGroup * group)
-{
-  guint n = t2i_param_group_n_params (group), k = 0;
-  T2iTensor **r = g_new0 (T2iTensor *, n + 1);
-  for (guint i = 0; i < n; i++) {
-    T2iParam *p = t2i_param_group_get (group, i);
-    if (p->trainable)
-      r[k++] = p->value;
-  }
-  return r;
-}
-
 static void
 set (GstBuffer * r, const char *name, T2iTensor * t)
 {
@@ -184,7 +172,7 @@ icsd_bench_step (IcsdBench * b)
                 "d%d/fake_uncond", i)));
     add_to (&loss, t2i_losses_asl_d (get (r, "d%d/real_sim", i), get (r,
                 "d%d/wrong_sim", i), get (r, "d%d/fake_sim", i)));
-    g_autofree T2iTensor **p = trainable_of (b->d[i].params);
+    g_autofree T2iTensor **p = bench_trainable (b->d[i].params);
     t2i_optimizer_zero_grad (b->d[i].opt);
     t2i_backward (loss, p);
     t2i_optimizer_step (b->d[i].opt);
@@ -227,8 +215,8 @@ icsd_bench_step (IcsdBench * b)
   add_to (&loss, t2i_losses_csd (get (r, "d1/fake_feat"), get (r,
               "d2/fake_feat")));
   /* G and CA are one group in the pipeline; two optimizers here */
-  g_autofree T2iTensor **pg = trainable_of (b->g.params);
-  g_autofree T2iTensor **pc = trainable_of (b->ca.params);
+  g_autofree T2iTensor **pg = bench_trainable (b->g.params);
+  g_autofree T2iTensor **pc = bench_trainable (b->ca.params);
   guint ng = 0, nc = 0;
   while (pg[ng])
     ng++;

@@ -31,3 +31,28 @@ t2i_error_one_line (GError * error)
   g_free (error->message);
   error->message = m;
 }
+
+gint
+t2i_json_depth (const char *s, gsize len, gint limit)
+{
+  gint depth = 0, deepest = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len && deepest <= limit; i++) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      depth++;
+      deepest = MAX (deepest, depth);
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return deepest;
+}

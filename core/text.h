@@ -12,4 +12,9 @@ gchar *t2i_text_one_line (const gchar * text);
 /* the same on a GError's message, in place (NULL-safe) */
 void t2i_error_one_line (GError * error);
 
+/* the deepest nesting of JSON arrays and objects in @s (outside strings),
+ * counted no further than @limit + 1: json-glib parses recursively, so
+ * text nested deeper than a limit is refused before it reaches it */
+gint t2i_json_depth (const char *s, gsize len, gint limit);
+
 G_END_DECLS

@@ -14,34 +14,6 @@ G_DEFINE_QUARK (t2i-captions-error-quark, t2i_captions_error)
 #define PARSE_ERROR(error, ...) g_set_error (error, T2I_CAPTIONS_ERROR, \
     T2I_CAPTIONS_ERROR_PARSE, __VA_ARGS__)
 
-/* the deepest nesting of arrays and objects, outside strings; json-glib
- * parses recursively, so a line of 100000 '[' must not reach it */
-static gint
-json_depth (const char *s, gsize len)
-{
-  gint depth = 0, deepest = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < len; i++) {
-    char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      deepest = MAX (deepest, ++depth);
-      if (deepest > T2I_CAPTIONS_MAX_DEPTH)
-        break;
-    } else if (c == ']' || c == '}') {
-      depth--;
-    }
-  }
-  return deepest;
-}
-
 static gboolean
 path_is_safe (const char *rel)
 {
@@ -116,7 +88,8 @@ parse_line (const char *text, gsize len, T2iCaptionsLine * line,
         "%d", len, T2I_CAPTIONS_MAX_LINE);
     return FALSE;
   }
-  if (json_depth (text, len) > T2I_CAPTIONS_MAX_DEPTH) {
+  if (t2i_json_depth (text, len, T2I_CAPTIONS_MAX_DEPTH)
+      > T2I_CAPTIONS_MAX_DEPTH) {
     g_set_error (error, T2I_CAPTIONS_ERROR, T2I_CAPTIONS_ERROR_LIMIT,
         "arrays and objects nested more than %d deep", T2I_CAPTIONS_MAX_DEPTH);
     return FALSE;

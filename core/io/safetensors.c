@@ -142,33 +142,6 @@ t2i_safetensors_free (T2iSafetensors * st)
 
 /* ---- header validation ---- */
 
-/* Refuses nesting deeper than MAX_JSON_DEPTH without parsing. */
-static gboolean
-json_depth_ok (const char *s, gsize len)
-{
-  gint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < len; i++) {
-    char c = s[i];
-
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '{' || c == '[') {
-      if (++depth > MAX_JSON_DEPTH)
-        return FALSE;
-    } else if (c == '}' || c == ']') {
-      depth--;
-    }
-  }
-  return TRUE;
-}
-
 typedef struct {
   GHashTable *counts;           /* JsonObject* -> members seen */
   char *duplicate;
@@ -401,7 +374,7 @@ parse_header (T2iSafetensors * st, const char *header, gsize len, GError ** erro
   gboolean ok = FALSE;
   GList *members = NULL;
 
-  if (!json_depth_ok (header, len)) {
+  if (t2i_json_depth (header, len, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     fail (error, T2I_SAFETENSORS_ERROR_FORMAT, st->path,
         "header JSON is nested more than %d levels deep", MAX_JSON_DEPTH);
     g_hash_table_unref (dc.counts);
