@@ -673,6 +673,16 @@ bench_sdn (T2iRng * rng)
 }
 
 gboolean
+bench_precision (T2iPrecision precision, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  if (t2i_precision_check (precision, &error))
+    return TRUE;
+  printf ("# %s: skipped: %s\n", name, error->message);
+  return FALSE;
+}
+
+gboolean
 bench_wanted (gchar ** names, const char *name)
 {
   if (!names || !names[0])
@@ -736,13 +746,25 @@ main (int argc, char **argv)
   /* oneDNN's own sgemm: a CPU case */
   if (device == T2I_DEVICE_CPU && bench_wanted (names, "sgemm-2048"))
     bench_sgemm ();
-  if (bench_wanted (names, "matmul-1024"))
-    bench_op ("matmul-1024", op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),
-        leaf (&rng, T2I_SHAPE (1024, 1024)), 3 * 2.0 * 1024 * 1024 * 1024 * 1e-9);
-  if (bench_wanted (names, "conv-64x128-32"))
-    bench_op ("conv-64x128-32", op_conv, leaf (&rng, T2I_SHAPE (64, 64, 32, 32)),
-        leaf (&rng, T2I_SHAPE (128, 64, 4, 4)),
-        3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9);
+  /* and their bf16 twins (precision bf16 against PyTorch's autocast) */
+  for (T2iPrecision p = T2I_PRECISION_F32; p <= T2I_PRECISION_BF16; p++) {
+    const char *sfx = p == T2I_PRECISION_BF16 ? "-bf16" : "";
+    g_autofree gchar *mm = g_strconcat ("matmul-1024", sfx, NULL);
+    g_autofree gchar *conv = g_strconcat ("conv-64x128-32", sfx, NULL);
+    if ((!bench_wanted (names, mm) && !bench_wanted (names, conv))
+        || !bench_precision (p, mm))
+      continue;
+    t2i_set_precision (p);
+    if (bench_wanted (names, mm))
+      bench_op (mm, op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),
+          leaf (&rng, T2I_SHAPE (1024, 1024)),
+          3 * 2.0 * 1024 * 1024 * 1024 * 1e-9);
+    if (bench_wanted (names, conv))
+      bench_op (conv, op_conv, leaf (&rng, T2I_SHAPE (64, 64, 32, 32)),
+          leaf (&rng, T2I_SHAPE (128, 64, 4, 4)),
+          3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9);
+    t2i_set_precision (T2I_PRECISION_F32);
+  }
   if (bench_wanted (names, "deconv-512x256-4"))
     bench_op ("deconv-512x256-4", op_deconv, leaf (&rng, T2I_SHAPE (64, 512, 4, 4)),
         leaf (&rng, T2I_SHAPE (512, 256, 4, 4)),

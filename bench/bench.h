@@ -26,6 +26,10 @@ T2iTensor **bench_trainable (T2iParamGroup * group);
  * the case @name */
 gboolean bench_wanted (gchar ** names, const char *name);
 
+/* whether this machine computes in @precision; otherwise prints that the
+ * case @name is skipped, and why */
+gboolean bench_precision (T2iPrecision precision, const char *name);
+
 /* method.c: the whole-method cases @names pick (lafite-*, distgan-*) */
 void bench_methods (gchar ** names, gint threads);
 

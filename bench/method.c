@@ -13,6 +13,10 @@
  *   distgan-train-step  pipelines/distgan-train.t2i (ch=64, batch 32,
  *                       32 px, the same CLIP) through t2i-launch
  *   distgan-core-step   the same step through the core API
+ *   lafite-train-step-bf16, lafite-core-step-bf16
+ *                       the LAFITE steps with precision bf16 (t2i-launch
+ *                       --precision=bf16; the core step's thread set to
+ *                       it), against PyTorch's CPU autocast to bfloat16
  *
  * Through t2i-launch a step is (T(N2) - T(N1)) / (N2 - N1), T(N) the wall
  * time of a whole run of N steps: start-up, loading, building, the first
@@ -868,6 +872,10 @@ bench_methods (gchar ** names, gint threads)
     "batch=32", "--set", "res=32", "--set", "clip=" CLIP_FILE,
     "pipelines/lafite-train-free.t2i", NULL
   };
+  static const char *const lafite_bf16[] = { "--precision=bf16", "--set",
+    "ch=64", "--set", "batch=32", "--set", "res=32", "--set",
+    "clip=" CLIP_FILE, "pipelines/lafite-train-free.t2i", NULL
+  };
   static const char *const distgan[] = { "--set", "ch=64", "--set",
     "batch=32", "--set", "res=32", "--set", "clip=" CLIP_FILE,
     "pipelines/distgan-train.t2i", NULL
@@ -877,19 +885,30 @@ bench_methods (gchar ** names, gint threads)
     const char *method;
     const char *const *args;
     gboolean distgan;
+    T2iPrecision precision;
   } methods[] = {
-    {"lafite", lafite, FALSE},
-    {"distgan", distgan, TRUE},
+    {"lafite", lafite, FALSE, T2I_PRECISION_F32},
+    {"distgan", distgan, TRUE, T2I_PRECISION_F32},
+    {"lafite", lafite_bf16, FALSE, T2I_PRECISION_BF16},
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (methods); i++) {
+    const char *sfx = methods[i].precision == T2I_PRECISION_BF16 ? "-bf16"
+        : "";
     g_autofree gchar *core = g_strconcat (methods[i].method, "-core-step",
-        NULL);
+        sfx, NULL);
     g_autofree gchar *pipe = g_strconcat (methods[i].method, "-train-step",
-        NULL);
+        sfx, NULL);
+    if (!bench_wanted (names, core) && !bench_wanted (names, pipe))
+      continue;
+    if (!bench_precision (methods[i].precision, core))
+      continue;
     double gflop = 0;
-    if (bench_wanted (names, core))
+    if (bench_wanted (names, core)) {
+      t2i_set_precision (methods[i].precision);
       gflop = bench_core (core, methods[i].distgan);
+      t2i_set_precision (T2I_PRECISION_F32);
+    }
     if (!bench_wanted (names, pipe))
       continue;
     if (gflop == 0) {

@@ -106,12 +106,14 @@ def bench(name, fn, gflop, samples):
     sys.stdout.flush()
 
 
-def op_case(name, fn, x, w, gflop, samples):
+def op_case(name, fn, x, w, gflop, samples, bf16=False):
+    """forward and both gradients; with @bf16 under CPU autocast"""
     x.requires_grad_(True)
     w.requires_grad_(True)
 
     def run():
-        y = fn(x, w)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = fn(x, w)
         torch.autograd.grad(y, (x, w), torch.full_like(y, 0.01))
     bench(name, run, gflop, samples)
 
@@ -643,14 +645,17 @@ def main():
         return not a.names or any(n.startswith(x) for x in a.names)
 
     s = a.samples
-    if wanted("matmul-1024"):
-        op_case("matmul-1024", torch.matmul, torch.randn(1024, 1024),
-                torch.randn(1024, 1024), 3 * 2 * 1024 ** 3 * 1e-9, s)
-    if wanted("conv-64x128-32"):
-        op_case("conv-64x128-32",
-                lambda x, w: torch.nn.functional.conv2d(x, w, None, 2, 1),
-                torch.randn(64, 64, 32, 32), torch.randn(128, 64, 4, 4),
-                3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9, s)
+    for sfx in ("", "-bf16"):
+        if wanted("matmul-1024" + sfx):
+            op_case("matmul-1024" + sfx, torch.matmul,
+                    torch.randn(1024, 1024), torch.randn(1024, 1024),
+                    3 * 2 * 1024 ** 3 * 1e-9, s, bf16=bool(sfx))
+        if wanted("conv-64x128-32" + sfx):
+            op_case("conv-64x128-32" + sfx,
+                    lambda x, w: torch.nn.functional.conv2d(x, w, None, 2, 1),
+                    torch.randn(64, 64, 32, 32), torch.randn(128, 64, 4, 4),
+                    3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9, s,
+                    bf16=bool(sfx))
     if wanted("deconv-512x256-4"):
         op_case("deconv-512x256-4",
                 lambda x, w: torch.nn.functional.conv_transpose2d(x, w, None, 2, 1),

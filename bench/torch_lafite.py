@@ -41,6 +41,7 @@ keeps no count of its CPU tensor memory.
 
 SPDX-License-Identifier: LGPL-2.1-or-later
 """
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -365,19 +366,39 @@ class Lafite:
         self.n += 1
 
 
-def run_case(names, make, samples):
-    """bench-t2i's timing of a method's step, printed under each of @names"""
+@contextlib.contextmanager
+def group_norm_f32():
+    """group norm in f32 under autocast, as PyTorch >= 2.0's autocast runs
+    it: 1.13's (Debian 12's) passes it bf16 inputs with f32 weights, which
+    it refuses"""
+    gn = F.group_norm
+    F.group_norm = lambda x, *a, **k: gn(x.float(), *a, **k)
+    try:
+        yield
+    finally:
+        F.group_norm = gn
+
+
+def run_case(names, make, samples, bf16=False):
+    """bench-t2i's timing of a method's step, printed under each of @names;
+    with @bf16 under CPU autocast to bfloat16 (PyTorch's mixed precision:
+    f32 weights, bf16 matmuls and convolutions)"""
     reset_peak_rss()
     start = status_mib("VmRSS")
     m = make()
+    step = m.step
+    if bf16:
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16), group_norm_f32():
+                m.step()
     for _ in range(WARMUP):
-        m.step()
+        step()
     res = []
     cpu = time.process_time()
     for _ in range(samples):
         t = time.perf_counter()
         for _ in range(R1_EVERY):
-            m.step()
+            step()
         res.append((time.perf_counter() - t) / R1_EVERY)
     cpu = (time.process_time() - cpu) / (samples * R1_EVERY)
     res.sort()
@@ -397,9 +418,11 @@ def run_case(names, make, samples):
 
 
 def cases(wanted, samples):
-    names = [n for n in ("lafite-train-step", "lafite-core-step") if wanted(n)]
-    if names:
-        run_case(names, Lafite, samples)
+    for sfx in ("", "-bf16"):
+        names = [n + sfx for n in ("lafite-train-step", "lafite-core-step")
+                 if wanted(n + sfx)]
+        if names:
+            run_case(names, Lafite, samples, bf16=bool(sfx))
 
 
 # ---------------------------------------------------------------- --check

@@ -719,24 +719,26 @@ run_side (T2iTrainer * self, Side side, const char *checkpoint, gint64 step,
     g_error_free (err);
     return FALSE;
   }
-  /* a session of its own on the trainer's device */
-  {
-    g_autoptr (T2iSession) ss = t2i_session_new ();
-    if (t2i_session_set_device (ss, t2i_session_get_device (self->session),
-            NULL)) {
-      GstContext *c = t2i_session_context_new (ss);
-      gst_element_set_context (pipe, c);
-      gst_context_unref (c);
-    }
-  }
+  /* a session of its own on the trainer's device, in its precision; rank
+   * 0 runs it alone, not part of the job */
   gboolean ok = TRUE;
   GstStructure *captions = NULL;
-  if (run) {
-    /* rank 0 runs it alone: a session of its own, not part of the job */
-    T2iSession *local = t2i_session_new ();
-    t2i_session_set_rank (local, 0, 1);
-    t2i_session_provide (local, pipe);
-    g_object_unref (local);
+  {
+    g_autoptr (T2iSession) ss = t2i_session_new ();
+    g_autoptr (GError) error = NULL;
+    if (!t2i_session_set_precision (ss, T2I_PRECISION_F32, &error)
+        || !t2i_session_set_device (ss,
+            t2i_session_get_device (self->session), &error)
+        || !t2i_session_set_precision (ss,
+            t2i_session_get_precision (self->session), &error)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("%s: %s", name,
+              error->message), (NULL));
+      gst_object_unref (pipe);
+      return FALSE;
+    }
+    if (run)
+      t2i_session_set_rank (ss, 0, 1);
+    t2i_session_provide (ss, pipe);
   }
   /* what its elements check at READY fails before a sink opens a file */
   if (!check_samples (self, name, pipe, !run)) {

@@ -20,6 +20,7 @@ struct _T2iSession
   GHashTable *groups;           /* name -> Group */
   T2iDevice device;
   T2iCudaStream *stream;        /* the pipeline's stream (device cuda) */
+  T2iPrecision precision;
 };
 
 typedef struct
@@ -35,6 +36,7 @@ enum
   PROP_THREADS,
   PROP_TRAINING,
   PROP_DEVICE,
+  PROP_PRECISION,
 };
 
 G_DEFINE_FINAL_TYPE (T2iSession, t2i_session, G_TYPE_OBJECT);
@@ -76,6 +78,16 @@ t2i_session_set_property (GObject * obj, guint id, const GValue * v,
         g_critical ("t2i session: %s", err->message);
       break;
     }
+    case PROP_PRECISION:{
+      T2iPrecision p;
+      g_autoptr (GError) err = NULL;
+      if (!t2i_precision_from_name (g_value_get_string (v), &p))
+        g_critical ("t2i session: unknown precision '%s' (f32 or bf16)",
+            g_value_get_string (v));
+      else if (!t2i_session_set_precision (self, p, &err))
+        g_critical ("t2i session: %s", err->message);
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
@@ -98,6 +110,9 @@ t2i_session_get_property (GObject * obj, guint id, GValue * v,
       break;
     case PROP_DEVICE:
       g_value_set_string (v, t2i_device_name (self->device));
+      break;
+    case PROP_PRECISION:
+      g_value_set_string (v, t2i_precision_name (self->precision));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
@@ -127,6 +142,11 @@ t2i_session_class_init (T2iSessionClass * klass)
           "Where the pipeline's tensors live: cpu or cuda (default: "
           "$T2I_DEVICE, else cpu)", "cpu",
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_PRECISION,
+      g_param_spec_string ("precision", "Precision",
+          "What matmuls and convolutions multiply in: f32, or bf16 with f32 "
+          "results and master weights (default: $T2I_PRECISION, else f32)",
+          "f32", G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 }
 
 static void
@@ -162,7 +182,40 @@ t2i_session_new (void)
     else if (!t2i_session_set_device (s, d, &err))
       g_warning ("T2I_DEVICE=%s: %s; using cpu", env, err->message);
   }
+  env = g_getenv ("T2I_PRECISION");
+  if (env && *env) {
+    T2iPrecision p;
+    g_clear_error (&err);
+    if (!t2i_precision_from_name (env, &p))
+      g_warning ("T2I_PRECISION=%s is not a precision (f32 or bf16); using "
+          "f32", env);
+    else if (!t2i_session_set_precision (s, p, &err))
+      g_warning ("T2I_PRECISION=%s: %s", env, err->message);
+  }
   return s;
+}
+
+T2iPrecision
+t2i_session_get_precision (T2iSession * self)
+{
+  return self ? self->precision : T2I_PRECISION_F32;
+}
+
+gboolean
+t2i_session_set_precision (T2iSession * self, T2iPrecision precision,
+    GError ** error)
+{
+  g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
+  if (precision == T2I_PRECISION_BF16 && self->device != T2I_DEVICE_CPU) {
+    g_set_error (error, T2I_PRECISION_ERROR, 0, "precision bf16 runs on the "
+        "CPU only; on %s the pipeline computes in f32",
+        t2i_device_name (self->device));
+    return FALSE;
+  }
+  if (!t2i_precision_check (precision, error))
+    return FALSE;
+  self->precision = precision;
+  return TRUE;
 }
 
 T2iDevice
@@ -177,6 +230,12 @@ t2i_session_set_device (T2iSession * self, T2iDevice device, GError ** error)
   g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
   if (device == self->device)
     return TRUE;
+  if (device != T2I_DEVICE_CPU && self->precision != T2I_PRECISION_F32) {
+    g_set_error (error, T2I_PRECISION_ERROR, 0, "precision %s runs on the "
+        "CPU only; set precision f32 for %s",
+        t2i_precision_name (self->precision), t2i_device_name (device));
+    return FALSE;
+  }
   if (device == T2I_DEVICE_CUDA) {
     T2iCudaStream *stream = t2i_cuda_stream_new (error);
     if (!stream)
@@ -195,6 +254,8 @@ t2i_session_enter (T2iSession * self)
 {
   if (self && self->stream)
     t2i_cuda_stream_set_current (self->stream);
+  if (self)
+    t2i_set_precision (self->precision);
 }
 
 T2iTensor *

@@ -238,6 +238,7 @@ typedef struct
   const gint64 *xs;             /* element strides of the conv input, or NULL */
   const gint64 *ys;             /* same for the conv output */
   gboolean wt_io;               /* weights in [ci, co/g, kh, kw] order */
+  gboolean bf16;                /* multiply in bf16 (T2I_PRECISION_BF16) */
 } BuildArgs;
 
 static void
@@ -293,9 +294,11 @@ conv_weight_mds (const Geom * G, gboolean io, dnnl_memory_desc_t * user,
   return TRUE;
 }
 
-/* forward conv descriptor (also the hint for the backward primitives) */
+/* forward conv descriptor (also the hint for the backward primitives);
+ * with @bf16 its source and weights are bf16, its output f32 */
 static gboolean
-conv_fwd_desc (const Geom * G, gboolean bias, dnnl_convolution_desc_t * cd)
+conv_fwd_desc (const Geom * G, gboolean bias, gboolean bf16,
+    dnnl_convolution_desc_t * cd)
 {
   dnnl_memory_desc_t src, wt_user, wt, bmd, dst;
   dnnl_dims_t st, di, pl, pr;
@@ -303,9 +306,11 @@ conv_fwd_desc (const Geom * G, gboolean bias, dnnl_convolution_desc_t * cd)
 
   dims4 (d, G->n, G->ci, G->h, G->w);
   t2i_dnnl_md_any (&src, 4, d);
+  t2i_dnnl_md_any_bf16 (&src, bf16);
   dims4 (d, G->n, G->co, G->ho, G->wo);
   t2i_dnnl_md_any (&dst, 4, d);
   conv_weight_mds (G, FALSE, &wt_user, &wt);
+  t2i_dnnl_md_any_bf16 (&wt, bf16);
   if (bias)
     t2i_dnnl_md_plain (&bmd, 1, &G->co);
   geom_dnnl_params (G, st, di, pl, pr);
@@ -356,7 +361,7 @@ build_prim (gconstpointer user)
   switch (a->kind) {
     case KIND_CONV_FWD:{
       dnnl_convolution_desc_t cd;
-      if (!conv_fwd_desc (G, a->bias, &cd))
+      if (!conv_fwd_desc (G, a->bias, a->bf16, &cd))
         return NULL;
       args[n++] = (T2iDnnlArgSpec) { DNNL_ARG_SRC, FALSE, x_user };
       args[n++] = (T2iDnnlArgSpec) { DNNL_ARG_WEIGHTS, FALSE, wt_user };
@@ -373,7 +378,7 @@ build_prim (gconstpointer user)
       dnnl_primitive_desc_t hint;
       dnnl_memory_desc_t xa, ya;
       T2iDnnlPrim *p;
-      if (!conv_fwd_desc (G, FALSE, &fd))
+      if (!conv_fwd_desc (G, FALSE, a->bf16, &fd))
         return NULL;
       hint = make_pd (&fd, NULL);
       if (!hint)
@@ -382,6 +387,12 @@ build_prim (gconstpointer user)
       t2i_dnnl_md_any (&xa, 4, d);
       dims4 (d, G->n, G->co, G->ho, G->wo);
       t2i_dnnl_md_any (&ya, 4, d);
+      /* bf16: the gradient coming in and the other factor; the result f32 */
+      t2i_dnnl_md_any_bf16 (&ya, a->bf16);
+      if (a->kind == KIND_CONV_BWD_DATA)
+        t2i_dnnl_md_any_bf16 (&wt_any, a->bf16);
+      else
+        t2i_dnnl_md_any_bf16 (&xa, a->bf16);
       if (a->kind == KIND_CONV_BWD_DATA) {
         if (dnnl_dilated_convolution_backward_data_desc_init (&bd,
                 dnnl_convolution_direct, &xa, &wt_any, &ya, st, di, pl,
@@ -434,6 +445,8 @@ build_prim (gconstpointer user)
         return NULL;
         t2i_dnnl_md_any (&dw_any, 5, d);
       }
+      t2i_dnnl_md_any_bf16 (&ya, a->bf16);
+      t2i_dnnl_md_any_bf16 (&dw_any, a->bf16);
       if (a->bias)
         t2i_dnnl_md_plain (&b_user, 1, &G->ci);
       if (dnnl_dilated_deconvolution_forward_desc_init (&dd,
@@ -451,18 +464,15 @@ build_prim (gconstpointer user)
   return NULL;
 }
 
-/* the cached primitive for (@kind, @G, @bias) with plain buffers, or with
- * the conv input / output at element strides @xs / @ys (nullable); NULL
- * when oneDNN refuses */
 static T2iDnnlPrim *
-get_prim (Kind kind, const Geom * G, gboolean bias, const gint64 * xs,
-    const gint64 * ys, gboolean wt_io)
+get_prim_in (Kind kind, const Geom * G, gboolean bias, const gint64 * xs,
+    const gint64 * ys, gboolean wt_io, gboolean bf16)
 {
   T2iDnnlKey key = { 0 };
-  BuildArgs a = { G, kind, bias, xs, ys, wt_io };
+  BuildArgs a = { G, kind, bias, xs, ys, wt_io, bf16 };
   const gint64 v[] = { 0x636f6e76 /* "conv" */ , kind, bias, G->n, G->ci,
     G->h, G->w, G->co, G->kh, G->kw, G->ho, G->wo, G->sh, G->sw, G->ph,
-    G->pw, G->dh, G->dw, G->g, xs != NULL, ys != NULL, wt_io
+    G->pw, G->dh, G->dw, G->g, xs != NULL, ys != NULL, wt_io, bf16
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (v); i++)
@@ -474,6 +484,22 @@ get_prim (Kind kind, const Geom * G, gboolean bias, const gint64 * xs,
       t2i_dnnl_key_push (&key, ys[i]);
   }
   return t2i_dnnl_cache_get (&key, build_prim, &a);
+}
+
+/* the cached primitive for (@kind, @G, @bias) with plain buffers, or with
+ * the conv input / output at element strides @xs / @ys (nullable), in the
+ * calling thread's precision (bf16 where oneDNN runs the shape in bf16,
+ * else f32); NULL when oneDNN refuses */
+static T2iDnnlPrim *
+get_prim (Kind kind, const Geom * G, gboolean bias, const gint64 * xs,
+    const gint64 * ys, gboolean wt_io)
+{
+  const gboolean bf16 = t2i_get_precision () == T2I_PRECISION_BF16;
+  T2iDnnlPrim *p = get_prim_in (kind, G, bias, xs, ys, wt_io, bf16);
+
+  if (!p && bf16)
+    p = get_prim_in (kind, G, bias, xs, ys, wt_io, FALSE);
+  return p;
 }
 
 static gboolean

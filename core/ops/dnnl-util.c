@@ -109,6 +109,20 @@ t2i_dnnl_md_any (dnnl_memory_desc_t * md, gint ndim, const gint64 * dims)
     g_critical ("t2i: bad oneDNN memory descriptor");
 }
 
+void
+t2i_dnnl_md_any_bf16 (dnnl_memory_desc_t * md, gboolean bf16)
+{
+  dnnl_dims_t d;
+
+  g_return_if_fail (md->format_kind == dnnl_format_kind_any);
+  if (!bf16)
+    return;
+  memcpy (d, md->dims, sizeof (d));
+  if (dnnl_memory_desc_init_by_tag (md, md->ndims, d, dnnl_bf16,
+          dnnl_format_tag_any) != dnnl_success)
+    g_critical ("t2i: bad oneDNN memory descriptor");
+}
+
 dnnl_primitive_attr_t
 t2i_dnnl_attr_new (void)
 {

@@ -40,6 +40,10 @@ gboolean t2i_dnnl_md_strided (dnnl_memory_desc_t * md, gint ndim,
 /* an f32 descriptor that lets the primitive choose the layout */
 void t2i_dnnl_md_any (dnnl_memory_desc_t * md, gint ndim, const gint64 * dims);
 
+/* makes "any" descriptor @md bf16 when @bf16 (the compute side of a
+ * precision-bf16 primitive: its reorder from the caller's f32 rounds) */
+void t2i_dnnl_md_any_bf16 (dnnl_memory_desc_t * md, gboolean bf16);
+
 /* a primitive attribute with user-managed scratchpad (caller destroys) */
 dnnl_primitive_attr_t t2i_dnnl_attr_new (void);
 

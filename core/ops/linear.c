@@ -1,7 +1,9 @@
 /* Linear algebra ops: batched matmul with broadcast batch dims, and linear.
  *
- * f32 runs on oneDNN's sgemm (row-major, ~410 GFLOP/s on two Zen 5 cores);
- * f64 is a plain loop, the reference for gradient checks.
+ * f32 runs on oneDNN's sgemm (row-major, ~410 GFLOP/s on two Zen 5 cores),
+ * or with precision bf16 on a cached oneDNN matmul primitive whose
+ * reorders round the f32 operands to bf16 (f32 result); f64 is a plain
+ * loop, the reference for gradient checks.
  *
  * Two internal differentiable ops carry the transposes as flags, so no
  * gradient ever materialises a transposed copy:
@@ -18,6 +20,7 @@
  */
 #include "t2i/ops.h"
 #include "../backend/backend.h"
+#include "dnnl-util.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
@@ -54,10 +57,83 @@ gemm_f64 (gboolean ta, gboolean tb, gint64 M, gint64 N, gint64 K,
   }
 }
 
-/* C[M,N] = op(A) op(B) + beta C, row-major */
+typedef struct
+{
+  gboolean ta, tb, acc;
+  gint64 M, N, K;
+} MmArgs;
+
+/* the matmul primitive of op(A) op(B) (+ C with @acc): the caller's f32
+ * operands (transposes as strides) reordered to bf16 in the layouts the
+ * primitive picks, the result written in place as f32 */
+static T2iDnnlPrim *
+build_mm_bf16 (gconstpointer user)
+{
+  const MmArgs *a = user;
+  const gint64 ad[2] = { a->M, a->K }, bd[2] = { a->K, a->N };
+  const gint64 cd[2] = { a->M, a->N };
+  const gint64 as[2] = { a->ta ? 1 : a->K, a->ta ? a->M : 1 };
+  const gint64 bs[2] = { a->tb ? 1 : a->N, a->tb ? a->K : 1 };
+  T2iDnnlArgSpec args[3] = {
+    {DNNL_ARG_SRC, FALSE}, {DNNL_ARG_WEIGHTS, FALSE}, {DNNL_ARG_DST, TRUE},
+  };
+  dnnl_memory_desc_t am, bm;
+  dnnl_matmul_desc_t desc;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_attr_t attr;
+  dnnl_status_t st;
+
+  if (!t2i_dnnl_md_strided (&args[0].user_md, 2, ad, as)
+      || !t2i_dnnl_md_strided (&args[1].user_md, 2, bd, bs))
+    return NULL;
+  t2i_dnnl_md_plain (&args[2].user_md, 2, cd);
+  t2i_dnnl_md_any (&am, 2, ad);
+  t2i_dnnl_md_any_bf16 (&am, TRUE);
+  t2i_dnnl_md_any (&bm, 2, bd);
+  t2i_dnnl_md_any_bf16 (&bm, TRUE);
+  if (dnnl_matmul_desc_init (&desc, &am, &bm, NULL, &args[2].user_md)
+      != dnnl_success)
+    return NULL;
+  attr = t2i_dnnl_attr_new ();
+  if (a->acc) {
+    dnnl_post_ops_t po = NULL;
+    dnnl_post_ops_create (&po);
+    dnnl_post_ops_append_sum (po, 1.0f);
+    dnnl_primitive_attr_set_post_ops (attr, po);
+    dnnl_post_ops_destroy (po);
+  }
+  st = dnnl_primitive_desc_create (&pd, &desc, attr, t2i_dnnl_engine (),
+      NULL);
+  dnnl_primitive_attr_destroy (attr);
+  return st == dnnl_success ? t2i_dnnl_prim_new (pd, 3, args) : NULL;
+}
+
+/* C[M,N] = op(A) op(B) (+ C when @acc) in bf16; FALSE when oneDNN has no
+ * bf16 matmul for it */
+static gboolean
+gemm_bf16 (gboolean ta, gboolean tb, gint64 M, gint64 N, gint64 K,
+    const float *A, const float *B, gboolean acc, float *C)
+{
+  const MmArgs a = { ta, tb, acc, M, N, K };
+  T2iDnnlKey key = { 0 };
+  const gint64 v[] = { 0x6d6d6266 /* "mmbf" */ , ta, tb, acc, M, N, K };
+  gpointer h[3] = { (gpointer) A, (gpointer) B, C };
+
+  for (guint i = 0; i < G_N_ELEMENTS (v); i++)
+    t2i_dnnl_key_push (&key, v[i]);
+  T2iDnnlPrim *p = t2i_dnnl_cache_get (&key, build_mm_bf16, &a);
+  if (!p)
+    return FALSE;
+  gboolean ok = t2i_dnnl_prim_execute (p, h);
+  t2i_dnnl_prim_unref (p);
+  return ok;
+}
+
+/* C[M,N] = op(A) op(B) + beta C, row-major; in bf16 with @bf16 (the
+ * caller's precision: OpenMP's threads have their own) */
 static void
-gemm_f32 (gboolean ta, gboolean tb, gint64 M, gint64 N, gint64 K,
-    const float *A, const float *B, float beta, float *C)
+gemm_f32 (gboolean bf16, gboolean ta, gboolean tb, gint64 M, gint64 N,
+    gint64 K, const float *A, const float *B, float beta, float *C)
 {
   dnnl_status_t st;
 
@@ -68,6 +144,9 @@ gemm_f32 (gboolean ta, gboolean tb, gint64 M, gint64 N, gint64 K,
       C[i] *= beta;
     return;
   }
+  if (bf16 && (beta == 0.0f || beta == 1.0f)
+      && gemm_bf16 (ta, tb, M, N, K, A, B, beta == 1.0f, C))
+    return;
   st = dnnl_sgemm (ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A,
       ta ? M : K, B, tb ? K : N, beta, C, N);
   if (st != dnnl_success)
@@ -85,15 +164,17 @@ gemm_batched (T2iDType dtype, gboolean ta, gboolean tb, gint64 M, gint64 N,
   if (dtype == T2I_F32) {
     const float *a = A, *b = B;
     float *c = C;
-    if (nb > 1 && M * N * K < SMALL_GEMM_MACS
+    /* a bf16 primitive threads itself and runs one call at a time */
+    const gboolean bf16 = t2i_get_precision () == T2I_PRECISION_BF16;
+    if (!bf16 && nb > 1 && M * N * K < SMALL_GEMM_MACS
         && nb * M * N * K >= SMALL_GEMM_MACS / 16) {
 #pragma omp parallel for schedule(dynamic, 1)
       for (gint64 i = 0; i < nb; i++)
-        gemm_f32 (ta, tb, M, N, K, a + a_off[i], b + b_off[i], 0.0f,
+        gemm_f32 (bf16, ta, tb, M, N, K, a + a_off[i], b + b_off[i], 0.0f,
             c + i * c_stride);
     } else {
       for (gint64 i = 0; i < nb; i++)
-        gemm_f32 (ta, tb, M, N, K, a + a_off[i], b + b_off[i], 0.0f,
+        gemm_f32 (bf16, ta, tb, M, N, K, a + a_off[i], b + b_off[i], 0.0f,
             c + i * c_stride);
     }
   } else {
@@ -183,8 +264,8 @@ t2i_cpu_linear (const T2iTensor * x, const T2iTensor * w, const T2iTensor * b,
       for (gint64 r = 0; r < rows; r++)
         memcpy (yd + r * out_f, bd, sizeof (float) * out_f);
     }
-    gemm_f32 (FALSE, TRUE, rows, out_f, in, x->data, w->data, b ? 1.0f : 0.0f,
-        yd);
+    gemm_f32 (t2i_get_precision () == T2I_PRECISION_BF16, FALSE, TRUE, rows,
+        out_f, in, x->data, w->data, b ? 1.0f : 0.0f, yd);
   } else {
     double *yd = y->data;
     gemm_f64 (FALSE, TRUE, rows, out_f, in, x->data, w->data, yd);

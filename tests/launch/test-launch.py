@@ -721,6 +721,43 @@ class Interrupt(unittest.TestCase):
 
 
 class Options(unittest.TestCase):
+    def test_precision(self):
+        """--precision=bf16 trains with bf16 products (other weights than
+        f32's, deterministically); f32 is the default; a bad value, a CPU
+        without bf16 and CUDA get one line each."""
+        pipeline = ('t2itextsrc text=a batch-size=4 num-buffers=2 ! '
+                    't2inoise output=x dim=8 ! t2inoise output=y dim=8 ! '
+                    't2igenerator name=G cond=x noise=y resolution=8 '
+                    'channels=16 w-dim=32 cond-hidden=32 mapping-layers=1 ! '
+                    't2idiscriminator name=D real="" fake=fake cond=x '
+                    'channels=8 ! t2iloss kind=gan-logistic-g update=G '
+                    'output=G ! t2itrainer checkpoint=')
+        weights = {}
+        for name, args in (('default', []), ('f32', ['--precision=f32']),
+                           ('bf16', ['--precision', 'bf16']),
+                           ('bf16-again', ['--precision=bf16'])):
+            ck = tmp_path('precision-%s.safetensors' % name)
+            code, out, err = launch('-q', *args, '--', pipeline + ck)
+            if code != 0 and 'lacks' in err:
+                self.skipTest(err.strip())
+            self.assertEqual((code, out, err), (0, '', ''))
+            with open(ck, 'rb') as f:
+                weights[name] = f.read()
+        self.assertEqual(weights['default'], weights['f32'])
+        self.assertEqual(weights['bf16'], weights['bf16-again'])
+        self.assertNotEqual(weights['bf16'], weights['f32'])
+
+        code, out, err = launch('--precision=fp16', 'good.t2i')
+        self.assertEqual((code, out), (2, ''))
+        self.assertTrue(err.startswith('t2i-launch: --precision takes f32 '
+                                       'or bf16\n'), err)
+        code, out, err = launch('--precision=bf16', 'good.t2i',
+                                env={'T2I_NO_BF16': '1'})
+        self.assertEqual((code, out), (1, ''))
+        self.assertRegex(err, r'^t2i-launch: --device=cpu --precision=bf16: '
+                         r'precision bf16 needs a CPU with bf16 dot products '
+                         r'.*; use f32\n$')
+
     def test_version(self):
         code, out, err = launch('--version')
         self.assertEqual((code, err), (0, ''))
@@ -732,6 +769,7 @@ class Options(unittest.TestCase):
         self.assertEqual(code, 0)
         for option in ('--set', '--json', '--report', '--graph',
                        '--progress-interval', '--quiet', '--verbose',
+                       '--device', '--precision',
                        '--list-elements', '--version'):
             self.assertIn(option, out)
 

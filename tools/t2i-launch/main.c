@@ -44,6 +44,7 @@ typedef struct
   gboolean version;
   gboolean list_elements;
   gchar *device;
+  gchar *precision;
 } Options;
 
 /* ------------------------------------------------------------------ */
@@ -413,26 +414,41 @@ read_description (gchar ** args, gchar ** words, gchar ** filename,
   return TRUE;
 }
 
-/* --device: the pipeline gets a session on DEVICE before it starts (the
- * elements take it from the context instead of making their own) */
+/* --device, --precision: the pipeline gets a session on DEVICE computing
+ * in PRECISION before it starts (the elements take it from the context
+ * instead of making their own) */
 static gboolean
-set_device (GstElement * pipeline, const char *name, gint * exit_code)
+set_session (GstElement * pipeline, const char *device_name,
+    const char *precision_name, gint * exit_code)
 {
-  T2iDevice device;
+  T2iDevice device = T2I_DEVICE_CPU;
+  T2iPrecision precision = T2I_PRECISION_F32;
   g_autoptr (GError) error = NULL;
-  if (!t2i_device_from_name (name, &device)) {
+  if (device_name && !t2i_device_from_name (device_name, &device)) {
     *exit_code = usage_error ("--device takes cpu or cuda");
     return FALSE;
   }
+  if (precision_name && !t2i_precision_from_name (precision_name,
+          &precision)) {
+    *exit_code = usage_error ("--precision takes f32 or bf16");
+    return FALSE;
+  }
   g_autoptr (T2iSession) session = t2i_session_new ();
-  if (!t2i_session_set_device (session, device, &error)) {
-    g_printerr ("t2i-launch: --device=%s: %s\n", name, error->message);
+  /* what an option names replaces $T2I_DEVICE and $T2I_PRECISION */
+  if (!device_name)
+    device = t2i_session_get_device (session);
+  if (!precision_name)
+    precision = t2i_session_get_precision (session);
+  if (!t2i_session_set_precision (session, T2I_PRECISION_F32, &error)
+      || !t2i_session_set_device (session, device, &error)
+      || !t2i_session_set_precision (session, precision, &error)) {
+    g_printerr ("t2i-launch: --device=%s --precision=%s: %s\n",
+        t2i_device_name (device), t2i_precision_name (precision),
+        error->message);
     *exit_code = T2I_EXIT_RUNTIME_ERROR;
     return FALSE;
   }
-  GstContext *c = t2i_session_context_new (session);
-  gst_element_set_context (pipeline, c);
-  gst_context_unref (c);
+  t2i_session_provide (session, pipeline);
   return TRUE;
 }
 
@@ -517,6 +533,10 @@ main (int argc, char **argv)
     {"device", 'd', 0, G_OPTION_ARG_STRING, &opt.device,
           "Where the pipeline's tensors live: cpu (default, or "
           "$T2I_DEVICE) or cuda (docs/cuda.md)", "DEVICE"},
+    {"precision", 0, 0, G_OPTION_ARG_STRING, &opt.precision,
+          "What matmuls and convolutions multiply in: f32 (default, or "
+          "$T2I_PRECISION) or bf16 (f32 results and weights; CPUs with "
+          "AVX512-BF16 or AMX; docs/performance.md)", "PRECISION"},
     {"list-elements", 0, 0, G_OPTION_ARG_NONE, &opt.list_elements,
         "List the elements of the t2i plugin and exit", NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version,
@@ -637,7 +657,8 @@ main (int argc, char **argv)
   if (pipeline == NULL)
     goto out_deinit;
 
-  if (opt.device && !set_device (pipeline, opt.device, &exit_code)) {
+  if ((opt.device || opt.precision)
+      && !set_session (pipeline, opt.device, opt.precision, &exit_code)) {
     gst_object_unref (pipeline);
     goto out_deinit;
   }
@@ -718,5 +739,6 @@ out:
   g_free (opt.report);
   g_free (opt.graph);
   g_free (opt.device);
+  g_free (opt.precision);
   return exit_code;
 }

@@ -76,6 +76,32 @@ T2iTensor *t2i_embedding (T2iTensor * weight, T2iTensor * ids);
 T2iTensor *t2i_gather_rows (T2iTensor * a, T2iTensor * idx);
 T2iTensor *t2i_pad2d (T2iTensor * a, gint top, gint bottom, gint left, gint right, double value);
 
+/* ---- compute precision (ops/precision.c) ----
+ * With T2I_PRECISION_BF16 the matmuls (t2i_matmul, t2i_linear) and
+ * convolutions (forward and both gradients) of f32 tensors multiply in
+ * bfloat16 on the CPU's bf16 dot products: their inputs are rounded to
+ * nearest-even bf16, the products accumulate in f32 and the results are
+ * f32.  Tensors, and so the parameters the optimizers update, stay f32
+ * (master weights); bf16 keeps f32's exponent range, so gradients need no
+ * loss scaling.  Every other op, attention's own products included, stays
+ * f32.  A shape oneDNN cannot run in bf16 runs in f32.  The setting is per
+ * thread, like grad mode; a pipeline's session sets it on its elements'
+ * threads (its "precision" property, t2i-launch --precision). */
+typedef enum {
+  T2I_PRECISION_F32,
+  T2I_PRECISION_BF16,
+} T2iPrecision;
+#define T2I_PRECISION_ERROR (t2i_precision_error_quark ())
+GQuark t2i_precision_error_quark (void);
+T2iPrecision t2i_get_precision (void);
+/* sets the calling thread's precision; returns the previous one */
+T2iPrecision t2i_set_precision (T2iPrecision precision);
+const char *t2i_precision_name (T2iPrecision precision);     /* "f32", "bf16" */
+gboolean t2i_precision_from_name (const char *name, T2iPrecision * out);
+/* whether this machine computes in @precision (bf16: AVX512-BF16 or AMX;
+ * $T2I_NO_BF16 makes it answer no, for tests) */
+gboolean t2i_precision_check (T2iPrecision precision, GError ** error);
+
 /* ---- linear algebra (ops/linear.c) ---- */
 /* a [..., M, K] @ b [..., K, N]; batch dims broadcast */
 T2iTensor *t2i_matmul (T2iTensor * a, T2iTensor * b);

@@ -16,6 +16,7 @@
 
 #include <gst/gst.h>
 #include <t2i/rng.h>
+#include <t2i/ops.h>
 #include <t2i/tensor.h>
 
 G_BEGIN_DECLS
@@ -69,6 +70,13 @@ T2iDevice t2i_session_get_device (T2iSession * self);
 gboolean t2i_session_set_device (T2iSession * self, T2iDevice device,
     GError ** error);
 void t2i_session_enter (T2iSession * self);
+/* What the pipeline's matmuls and convolutions multiply in (property
+ * "precision": "f32" or "bf16", t2i/ops.h's T2iPrecision; a new session
+ * reads $T2I_PRECISION).  t2i_session_enter() sets it on the calling
+ * thread.  bf16 fails on a CPU without bf16 dot products and on cuda. */
+T2iPrecision t2i_session_get_precision (T2iSession * self);
+gboolean t2i_session_set_precision (T2iSession * self,
+    T2iPrecision precision, GError ** error);
 /* @t on the session's device (a new reference; @t itself when there) */
 T2iTensor *t2i_session_to_device (T2iSession * self, T2iTensor * t,
     GError ** error);
