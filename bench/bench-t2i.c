@@ -372,9 +372,12 @@ transformer_flops (double n, double d, double layers)
   return layers * (24 * n * d * d + 4 * n * n * d);
 }
 
+/* clip-text-b16, clip-vit-b32-b16, with @sfx ("-bf16") after the name */
 static void
-bench_clip (gboolean text, T2iRng * rng)
+bench_clip (gboolean text, const char *sfx, T2iRng * rng)
 {
+  g_autofree gchar *name = g_strconcat (text ? "clip-text-b16"
+      : "clip-vit-b32-b16", sfx, NULL);
   T2iClipConfig cfg;
   ClipCase c = { NULL, NULL, text };
   const gint b = 16;
@@ -391,12 +394,12 @@ bench_clip (gboolean text, T2iRng * rng)
     for (gint i = 0; i < b; i++)
       t2i_tensor_i32 (c.input)[i * 77 + 76] = 49407;
     on_device (c.input);
-    bench ("clip-text-b16", run_clip, &c,
+    bench (name, run_clip, &c,
         b * (transformer_flops (77, 512, 12) + 2.0 * 512 * 512) * 1e-9);
   } else {
     c.input = on_device (t2i_rng_randn (rng, T2I_F32, T2I_SHAPE (b, 3, 224,
             224)));
-    bench ("clip-vit-b32-b16", run_clip, &c,
+    bench (name, run_clip, &c,
         b * (transformer_flops (50, 768, 12) + 2.0 * 49 * 768 * 3 * 32 * 32
             + 2.0 * 768 * 512) * 1e-9);
   }
@@ -777,10 +780,20 @@ main (int argc, char **argv)
     gst_init (NULL, NULL);
     bench_icsd ();
   }
-  if (bench_wanted (names, "clip-text-b16"))
-    bench_clip (TRUE, &rng);
-  if (bench_wanted (names, "clip-vit-b32-b16"))
-    bench_clip (FALSE, &rng);
+  for (T2iPrecision p = T2I_PRECISION_F32; p <= T2I_PRECISION_BF16; p++) {
+    const char *sfx = p == T2I_PRECISION_BF16 ? "-bf16" : "";
+    g_autofree gchar *text = g_strconcat ("clip-text-b16", sfx, NULL);
+    g_autofree gchar *vit = g_strconcat ("clip-vit-b32-b16", sfx, NULL);
+    if ((!bench_wanted (names, text) && !bench_wanted (names, vit))
+        || !bench_precision (p, text))
+      continue;
+    t2i_set_precision (p);
+    if (bench_wanted (names, text))
+      bench_clip (TRUE, sfx, &rng);
+    if (bench_wanted (names, vit))
+      bench_clip (FALSE, sfx, &rng);
+    t2i_set_precision (T2I_PRECISION_F32);
+  }
   if (bench_wanted (names, "vqdiff-train-step"))
     bench_vqdiff (TRUE, &rng);
   if (bench_wanted (names, "vqdiff-sample"))

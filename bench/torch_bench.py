@@ -192,7 +192,7 @@ def tf_flops(n, d, layers):
     return layers * (24 * n * d * d + 4 * n * n * d)
 
 
-def clip_cases(text, samples):
+def clip_cases(text, samples, bf16=False):
     b = 16
     if text:
         m = TextEncoder().eval()
@@ -208,9 +208,10 @@ def clip_cases(text, samples):
         name = "clip-vit-b32-b16"
 
     def run():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                             enabled=bf16):
             m(arg)
-    bench(name, run, gflop, samples)
+    bench(name + ("-bf16" if bf16 else ""), run, gflop, samples)
 
 
 # ---- SDN: one Stage-II training step (bench-t2i.c's sdn32-stage2-step) ----
@@ -667,10 +668,11 @@ def main():
         gan_cases(64, True, s)
     if wanted("icsd16-train-step"):
         icsd_case(s)
-    if wanted("clip-text-b16"):
-        clip_cases(True, s)
-    if wanted("clip-vit-b32-b16"):
-        clip_cases(False, s)
+    for sfx in ("", "-bf16"):
+        if wanted("clip-text-b16" + sfx):
+            clip_cases(True, s, bf16=bool(sfx))
+        if wanted("clip-vit-b32-b16" + sfx):
+            clip_cases(False, s, bf16=bool(sfx))
     if wanted("sdn32-stage2-step"):
         sdn_cases(s)
     if wanted("vqdiff-train-step") or wanted("vqdiff-sample"):

@@ -2,6 +2,7 @@
  * variables) or a pipeline given on the command line.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "t2i-config.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -230,7 +231,7 @@ print_located (const gchar * filename, const T2iPreprocessed * pp,
 {
   guint line, column;
 
-  g_autofree gchar *one = t2i_one_line (message);
+  g_autofree gchar *one = t2i_text_one_line (message);
 
   t2i_preprocessed_locate (pp, offset, &line, &column);
   g_printerr ("%s:%u:%u: %s\n", filename, line, column, one);

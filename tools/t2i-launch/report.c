@@ -1,6 +1,8 @@
 /* Printing for t2i-launch: status line, message lines and the JSON log.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "report.h"
+/* libt2i's own t2i_text_one_line (), for messages that quote bytes */
+#include "text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -407,22 +409,6 @@ t2i_shorten_debug (const gchar * debug)
   return g_string_free (s, FALSE);
 }
 
-gchar *
-t2i_one_line (const gchar * text)
-{
-  GString *m = g_string_new (NULL);
-
-  for (const guchar * p = (const guchar *) text; *p; p++) {
-    if (*p == '\n')
-      g_string_append (m, "\\n");
-    else if (*p < 0x20 || *p == 0x7f)
-      g_string_append_printf (m, "\\x%02x", *p);
-    else
-      g_string_append_c (m, (gchar) * p);
-  }
-  return g_string_free (m, FALSE);
-}
-
 /* "filesrc0: Resource not found. (No such file "/nonexistent")"; a
  * message that quotes a file's bytes stays one line */
 gchar *
@@ -430,7 +416,7 @@ t2i_format_error (const gchar * source, const GError * error,
     const gchar * debug)
 {
   g_autofree gchar *detail = t2i_shorten_debug (debug);
-  g_autofree gchar *message = t2i_one_line (error->message);
+  g_autofree gchar *message = t2i_text_one_line (error->message);
   if (detail != NULL && g_strcmp0 (detail, error->message) != 0)
     return g_strdup_printf ("%s: %s (%s)", source, message, detail);
   return g_strdup_printf ("%s: %s", source, message);

@@ -75,9 +75,6 @@ gchar *t2i_format_status (const T2iProgressState * st,
 
 gchar *t2i_format_progress_line (const T2iProgressState * st);
 
-/* @text with its control characters written as escapes ("\n", "\x01"),
- * so a message that quotes a file's bytes stays one line */
-gchar *t2i_one_line (const gchar * text);
 
 gchar *t2i_format_error (const gchar * source, const GError * error,
     const gchar * debug);
