@@ -9,8 +9,14 @@
  * then performs the links (gst/parse/grammar.y, priv_gst_parse_launch), so
  * without that flag the half-built pipeline comes back with the parse
  * error and its bus holds what the elements posted while linking.
+ *
+ * GStreamer 1.22 crashes, or queries caps forever, on some descriptions
+ * (links between references without any element, some syntax errors,
+ * caps it cannot parse: diagnose.c's t2i_diagnose_limits), so those are
+ * refused before it sees them.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <t2i/launch.h>
+#include "diagnose.h"
 
 /**
  * t2i_parse_launch:
@@ -25,6 +31,10 @@
  * message "ELEMENT: MESSAGE".  Every other failure is GStreamer's own
  * %GST_PARSE_ERROR.  A description whose top level is a single bin, `( ...
  * )`, has no bus while it is linked: there only the parse error is known.
+ * Descriptions GStreamer cannot parse safely (bins nested too deep, links
+ * between references with no element, syntax errors, bad caps, references
+ * to no element) fail with %GST_PARSE_ERROR_SYNTAX without reaching it;
+ * the message names the byte offset.
  *
  * Returns: (transfer floating) (nullable): the pipeline, or %NULL
  */
@@ -38,6 +48,16 @@ t2i_parse_launch (const char *description, GstParseContext * context,
 
   g_return_val_if_fail (description != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  {
+    g_autoptr (T2iDiagnostic) refused = t2i_diagnose_limits (description);
+    if (refused != NULL) {
+      g_set_error (error, GST_PARSE_ERROR, GST_PARSE_ERROR_SYNTAX,
+          "%s (at byte %" G_GSIZE_FORMAT ")", refused->message,
+          refused->offset);
+      return NULL;
+    }
+  }
 
   element = gst_parse_launch_full (description, context,
       GST_PARSE_FLAG_NONE, &parse_error);

@@ -344,6 +344,29 @@ test_eval (Fixture * f, gconstpointer data)
   g_assert_nonnull (strstr (err2, "nosuch"));
 }
 
+/* samples= that GStreamer's parser would crash on (links between
+ * references and no element, fuzz-launch's regressions) or that does not
+ * parse: one error when the trainer starts, before a step */
+static void
+test_samples_refused (Fixture * f, gconstpointer data)
+{
+  static const char *const bad[][2] = {
+    {"a. ! b.", "samples: no element named 'a' (at byte 0)"},
+    {"fakesrc ! ( fakesink", "samples: syntax error: '(' is never closed"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree char *extra = g_strdup_printf ("save-every=2 samples=\"%s\"",
+        bad[i][0]);
+    g_autofree char *desc = train_pipeline (f, 4, "", extra);
+    g_autofree char *err = NULL;
+    g_assert_false (test_run_pipeline (desc, &err, NULL, NULL));
+    g_test_message ("error: %s", err);
+    g_assert_true (g_str_has_prefix (err, bad[i][1]));
+    g_assert_null (strchr (err, '\n'));
+    g_assert_false (g_file_test (f->ck, G_FILE_TEST_EXISTS));
+  }
+}
+
 /* samples= reading a file that is not there: the trainer fails when it
  * starts, before a step, and no output file is created */
 static void
@@ -848,6 +871,8 @@ main (int argc, char **argv)
       fixture_teardown);
   g_test_add ("/trainer/samples-missing-input", Fixture, NULL,
       fixture_setup, test_samples_missing_input, fixture_teardown);
+  g_test_add ("/trainer/samples-refused", Fixture, NULL, fixture_setup,
+      test_samples_refused, fixture_teardown);
   g_test_add ("/trainer/nan", Fixture, NULL, fixture_setup, test_nan,
       fixture_teardown);
   g_test_add ("/trainer/errors", Fixture, NULL, fixture_setup, test_errors,
