@@ -749,25 +749,6 @@ main (int argc, char **argv)
   /* oneDNN's own sgemm: a CPU case */
   if (device == T2I_DEVICE_CPU && bench_wanted (names, "sgemm-2048"))
     bench_sgemm ();
-  /* and their bf16 twins (precision bf16 against PyTorch's autocast) */
-  for (T2iPrecision p = T2I_PRECISION_F32; p <= T2I_PRECISION_BF16; p++) {
-    const char *sfx = p == T2I_PRECISION_BF16 ? "-bf16" : "";
-    g_autofree gchar *mm = g_strconcat ("matmul-1024", sfx, NULL);
-    g_autofree gchar *conv = g_strconcat ("conv-64x128-32", sfx, NULL);
-    if ((!bench_wanted (names, mm) && !bench_wanted (names, conv))
-        || !bench_precision (p, mm))
-      continue;
-    t2i_set_precision (p);
-    if (bench_wanted (names, mm))
-      bench_op (mm, op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),
-          leaf (&rng, T2I_SHAPE (1024, 1024)),
-          3 * 2.0 * 1024 * 1024 * 1024 * 1e-9);
-    if (bench_wanted (names, conv))
-      bench_op (conv, op_conv, leaf (&rng, T2I_SHAPE (64, 64, 32, 32)),
-          leaf (&rng, T2I_SHAPE (128, 64, 4, 4)),
-          3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9);
-    t2i_set_precision (T2I_PRECISION_F32);
-  }
   if (bench_wanted (names, "deconv-512x256-4"))
     bench_op ("deconv-512x256-4", op_deconv, leaf (&rng, T2I_SHAPE (64, 512, 4, 4)),
         leaf (&rng, T2I_SHAPE (512, 256, 4, 4)),
@@ -780,14 +761,27 @@ main (int argc, char **argv)
     gst_init (NULL, NULL);
     bench_icsd ();
   }
+  /* these in f32 and as bf16 twins (NAME-bf16: precision bf16, against
+   * PyTorch's autocast) */
   for (T2iPrecision p = T2I_PRECISION_F32; p <= T2I_PRECISION_BF16; p++) {
     const char *sfx = p == T2I_PRECISION_BF16 ? "-bf16" : "";
+    g_autofree gchar *mm = g_strconcat ("matmul-1024", sfx, NULL);
+    g_autofree gchar *conv = g_strconcat ("conv-64x128-32", sfx, NULL);
     g_autofree gchar *text = g_strconcat ("clip-text-b16", sfx, NULL);
     g_autofree gchar *vit = g_strconcat ("clip-vit-b32-b16", sfx, NULL);
-    if ((!bench_wanted (names, text) && !bench_wanted (names, vit))
-        || !bench_precision (p, text))
+    if ((!bench_wanted (names, mm) && !bench_wanted (names, conv)
+            && !bench_wanted (names, text) && !bench_wanted (names, vit))
+        || !bench_precision (p, mm))
       continue;
     t2i_set_precision (p);
+    if (bench_wanted (names, mm))
+      bench_op (mm, op_matmul, leaf (&rng, T2I_SHAPE (1024, 1024)),
+          leaf (&rng, T2I_SHAPE (1024, 1024)),
+          3 * 2.0 * 1024 * 1024 * 1024 * 1e-9);
+    if (bench_wanted (names, conv))
+      bench_op (conv, op_conv, leaf (&rng, T2I_SHAPE (64, 64, 32, 32)),
+          leaf (&rng, T2I_SHAPE (128, 64, 4, 4)),
+          3 * 2.0 * 64 * 128 * 16 * 16 * 64 * 16 * 1e-9);
     if (bench_wanted (names, text))
       bench_clip (TRUE, sfx, &rng);
     if (bench_wanted (names, vit))
