@@ -771,7 +771,7 @@ main (int argc, char **argv)
     g_autofree gchar *vit = g_strconcat ("clip-vit-b32-b16", sfx, NULL);
     if ((!bench_wanted (names, mm) && !bench_wanted (names, conv)
             && !bench_wanted (names, text) && !bench_wanted (names, vit))
-        || !bench_precision (p, mm))
+        || !bench_precision (p, "the -bf16 cases"))
       continue;
     t2i_set_precision (p);
     if (bench_wanted (names, mm))
