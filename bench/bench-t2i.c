@@ -180,6 +180,14 @@ op_deconv (T2iTensor * x, T2iTensor * w)
   return t2i_conv_transpose2d (x, w, NULL, &p);
 }
 
+/* causal self-attention with keys = values = w: long sequences take the
+ * blocked (flash) path */
+static T2iTensor *
+op_attention (T2iTensor * x, T2iTensor * w)
+{
+  return t2i_scaled_dot_product_attention (x, w, w, TRUE, 0);
+}
+
 static T2iTensor *
 leaf (T2iRng * rng, gint ndim, const gint64 * shape)
 {
@@ -753,6 +761,10 @@ main (int argc, char **argv)
     bench_op ("deconv-512x256-4", op_deconv, leaf (&rng, T2I_SHAPE (64, 512, 4, 4)),
         leaf (&rng, T2I_SHAPE (512, 256, 4, 4)),
         3 * 2.0 * 64 * 512 * 4 * 4 * 256 * 16 * 1e-9);
+  if (bench_wanted (names, "attention-2048"))
+    bench_op ("attention-2048", op_attention, leaf (&rng, T2I_SHAPE (2, 8,
+                2048, 64)), leaf (&rng, T2I_SHAPE (2, 8, 2048, 64)),
+        3 * 4.0 * 16 * 2048 * 2048 * 64 * 1e-9);
   if (bench_wanted (names, "gan64-g-inference"))
     bench_gan (64, FALSE);
   if (bench_wanted (names, "gan64-train-step"))

@@ -662,6 +662,17 @@ def main():
                 lambda x, w: torch.nn.functional.conv_transpose2d(x, w, None, 2, 1),
                 torch.randn(64, 512, 4, 4), torch.randn(512, 256, 4, 4),
                 3 * 2.0 * 64 * 512 * 4 * 4 * 256 * 16 * 1e-9, s)
+    if wanted("attention-2048"):
+        def attention(q, w):
+            """causal softmax(q w^T / sqrt(d)) w, as t2i's case computes it
+            (PyTorch 1.13 has no fused CPU attention)"""
+            s = q @ w.transpose(-2, -1) / math.sqrt(q.shape[-1])
+            n = q.shape[-2]
+            mask = torch.ones(n, n, dtype=torch.bool).triu(1)
+            return s.masked_fill(mask, float("-inf")).softmax(-1) @ w
+        op_case("attention-2048", attention, torch.randn(2, 8, 2048, 64),
+                torch.randn(2, 8, 2048, 64),
+                3 * 4.0 * 16 * 2048 * 2048 * 64 * 1e-9, s)
     if wanted("gan64-g-inference"):
         gan_cases(64, False, s)
     if wanted("gan64-train-step"):

@@ -501,6 +501,63 @@ test_attention_grad (void)
   }
 }
 
+/* the blocked (FlashAttention) path, forced: the checks above, then
+ * against the full path in f64 and f32 across block boundaries (blocks of
+ * 64 queries and 128 keys), forward and the three gradients */
+static void
+test_attention_flash (void)
+{
+  const gint64 sizes[][2] = { {70, 150}, {150, 70}, {129, 257} };
+
+  g_setenv ("T2I_ATTENTION", "flash", TRUE);
+  test_attention_grad ();
+  for (guint c = 0; c < G_N_ELEMENTS (sizes); c++)
+    for (gint causal = 0; causal < 2; causal++)
+      for (gint dt = 0; dt < 2; dt++) {
+        const gint64 Lq = sizes[c][0], Lk = sizes[c][1];
+        T2iTensor *in64[3] = { gc_rand (T2I_SHAPE (1, 2, Lq, 8), -1, 1),
+          gc_rand (T2I_SHAPE (1, 2, Lk, 8), -1, 1),
+          gc_rand (T2I_SHAPE (1, 2, Lk, 8), -1, 1)
+        };
+        T2iTensor *in[3], *y[2], **g[2];
+        for (gint i = 0; i < 3; i++) {
+          in[i] = t2i_tensor_to_dtype (in64[i], dt ? T2I_F32 : T2I_F64);
+          t2i_tensor_set_requires_grad (in[i], TRUE);
+        }
+        T2iTensor *r = gc_rand (T2I_SHAPE (1, 2, Lq, 8), -1, 1);
+        T2iTensor *rt = t2i_tensor_to_dtype (r, in[0]->dtype);
+        AttnArgs a = { causal, 0 };
+        for (gint flash = 0; flash < 2; flash++) {
+          g_setenv ("T2I_ATTENTION", flash ? "flash" : "full", TRUE);
+          y[flash] = attn_fn (in, &a);
+          g[flash] = t2i_grad (y[flash], rt, in, 3, FALSE);
+        }
+        const double tol = dt ? 1e-5 : 1e-12;
+        g_autofree char *what = g_strdup_printf ("flash attention %s Lq %d "
+            "Lk %d causal %d", dt ? "f32" : "f64", (gint) Lq, (gint) Lk,
+            causal);
+        /* the blocked path saves the row log-sum-exp, the full one P */
+        g_assert_nonnull (y[1]->node->saved[1]);
+        g_assert_null (y[0]->node->saved[1]);
+        g_assert_cmpfloat (max_abs_diff (y[0], y[1]), <, tol);
+        for (gint i = 0; i < 3; i++) {
+          const double e = max_abs_diff (g[0][i], g[1][i]);
+          if (e >= tol)
+            g_test_fail_printf ("%s: gradient %d differs by %g", what, i, e);
+        }
+        for (gint f = 0; f < 2; f++) {
+          t2i_tensor_unref (y[f]);
+          unref_all (g[f], 3);
+          g_free (g[f]);
+        }
+        t2i_tensor_unref (r);
+        t2i_tensor_unref (rt);
+        unref_all (in, 3);
+        unref_all (in64, 3);
+      }
+  g_unsetenv ("T2I_ATTENTION");
+}
+
 static void
 test_attention_causal_first_row (void)
 {
@@ -927,6 +984,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops-nn/modconv/grad", test_modconv_grad);
   g_test_add_func ("/ops-nn/modconv/demod", test_modconv_demod_unit_norm);
   g_test_add_func ("/ops-nn/attention/grad", test_attention_grad);
+  g_test_add_func ("/ops-nn/attention/flash", test_attention_flash);
   g_test_add_func ("/ops-nn/attention/causal-first-row",
       test_attention_causal_first_row);
   g_test_add_func ("/ops-nn/dropout", test_dropout);
