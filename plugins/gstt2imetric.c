@@ -534,7 +534,9 @@ t2i_metric_negotiate (T2iTransform * t, const GstStructure * in,
         g_autofree gchar *name = attr_entry (self, attr_names[k]);
         if (!require (in, "attr-prefix", name, "i32", 2, (gint64[]) {
                     shape[0], T2I_SHAPES_MAX_OBJECTS}, "attr-acc compares "
-                "with the ground truth t2idatasetsrc dataset=shapes writes",
+                "with the ground truth t2idatasetsrc dataset=shapes writes "
+                "(other datasets have none: leave attr-acc out, as the "
+                "pipelines' attr=identity does)",
                 error))
           return FALSE;
       }
