@@ -368,9 +368,8 @@ class Lafite:
 
 @contextlib.contextmanager
 def group_norm_f32():
-    """group norm in f32 under autocast, as PyTorch >= 2.0's autocast runs
-    it: 1.13's (Debian 12's) passes it bf16 inputs with f32 weights, which
-    it refuses"""
+    """group norm in f32 under autocast: PyTorch 1.13's (Debian 12's)
+    autocast passes it bf16 inputs with f32 weights, which it refuses"""
     gn = F.group_norm
     F.group_norm = lambda x, *a, **k: gn(x.float(), *a, **k)
     try:

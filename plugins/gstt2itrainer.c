@@ -726,10 +726,7 @@ run_side (T2iTrainer * self, Side side, const char *checkpoint, gint64 step,
   {
     g_autoptr (T2iSession) ss = t2i_session_new ();
     g_autoptr (GError) error = NULL;
-    if (!t2i_session_set_precision (ss, T2I_PRECISION_F32, &error)
-        || !t2i_session_set_device (ss,
-            t2i_session_get_device (self->session), &error)
-        || !t2i_session_set_precision (ss,
+    if (!t2i_session_set_compute (ss, t2i_session_get_device (self->session),
             t2i_session_get_precision (self->session), &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("%s: %s", name,
               error->message), (NULL));

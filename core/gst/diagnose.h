@@ -20,6 +20,12 @@ T2iDiagnostic *t2i_diagnose_values (const gchar * text);
 
 T2iDiagnostic *t2i_diagnose_limits (const gchar * text);
 
+/* t2i_parse_launch() (launch.c) that hands what t2i_diagnose_limits()
+ * refuses back located, as *@refused, with no GError and no pipeline:
+ * for t2i-launch, which prints it as FILE:LINE:COL */
+GstElement *t2i_parse_launch_checked (const char *description,
+    GstParseContext * context, T2iDiagnostic ** refused, GError ** error);
+
 void t2i_diagnostic_free (T2iDiagnostic * diagnostic);
 
 guint t2i_edit_distance (const gchar * a, const gchar * b);

@@ -42,22 +42,33 @@ GstElement *
 t2i_parse_launch (const char *description, GstParseContext * context,
     GError ** error)
 {
-  GError *parse_error = NULL;
+  g_autoptr (T2iDiagnostic) refused = NULL;
   GstElement *element;
-  GstMessage *posted = NULL;
 
   g_return_val_if_fail (description != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  {
-    g_autoptr (T2iDiagnostic) refused = t2i_diagnose_limits (description);
-    if (refused != NULL) {
-      g_set_error (error, GST_PARSE_ERROR, GST_PARSE_ERROR_SYNTAX,
-          "%s (at byte %" G_GSIZE_FORMAT ")", refused->message,
-          refused->offset);
-      return NULL;
-    }
-  }
+  element = t2i_parse_launch_checked (description, context, &refused, error);
+  if (refused != NULL)
+    g_set_error (error, GST_PARSE_ERROR, GST_PARSE_ERROR_SYNTAX,
+        "%s (at byte %" G_GSIZE_FORMAT ")", refused->message,
+        refused->offset);
+  return element;
+}
+
+/* t2i_parse_launch() with what t2i_diagnose_limits() refuses handed back
+ * as *@refused (located) instead of as @error (diagnose.h) */
+GstElement *
+t2i_parse_launch_checked (const char *description, GstParseContext * context,
+    T2iDiagnostic ** refused, GError ** error)
+{
+  GError *parse_error = NULL;
+  GstElement *element;
+  GstMessage *posted = NULL;
+
+  *refused = t2i_diagnose_limits (description);
+  if (*refused != NULL)
+    return NULL;
 
   element = gst_parse_launch_full (description, context,
       GST_PARSE_FLAG_NONE, &parse_error);

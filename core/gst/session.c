@@ -201,23 +201,6 @@ t2i_session_get_precision (T2iSession * self)
   return self ? self->precision : T2I_PRECISION_F32;
 }
 
-gboolean
-t2i_session_set_precision (T2iSession * self, T2iPrecision precision,
-    GError ** error)
-{
-  g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
-  if (precision == T2I_PRECISION_BF16 && self->device != T2I_DEVICE_CPU) {
-    g_set_error (error, T2I_PRECISION_ERROR, 0, "precision bf16 runs on the "
-        "CPU only; on %s the pipeline computes in f32",
-        t2i_device_name (self->device));
-    return FALSE;
-  }
-  if (!t2i_precision_check (precision, error))
-    return FALSE;
-  self->precision = precision;
-  return TRUE;
-}
-
 T2iDevice
 t2i_session_get_device (T2iSession * self)
 {
@@ -225,28 +208,47 @@ t2i_session_get_device (T2iSession * self)
 }
 
 gboolean
+t2i_session_set_compute (T2iSession * self, T2iDevice device,
+    T2iPrecision precision, GError ** error)
+{
+  g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
+  if (precision != T2I_PRECISION_F32 && device != T2I_DEVICE_CPU) {
+    g_set_error (error, T2I_PRECISION_ERROR, 0, "precision %s runs on the "
+        "CPU only; %s computes in f32", t2i_precision_name (precision),
+        t2i_device_name (device));
+    return FALSE;
+  }
+  if (!t2i_precision_check (precision, error))
+    return FALSE;
+  if (device != self->device) {
+    if (device == T2I_DEVICE_CUDA) {
+      T2iCudaStream *stream = t2i_cuda_stream_new (error);
+      if (!stream)
+        return FALSE;
+      self->stream = stream;
+    } else if (self->stream) {
+      t2i_cuda_stream_free (self->stream);
+      self->stream = NULL;
+    }
+    self->device = device;
+  }
+  self->precision = precision;
+  return TRUE;
+}
+
+gboolean
+t2i_session_set_precision (T2iSession * self, T2iPrecision precision,
+    GError ** error)
+{
+  g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
+  return t2i_session_set_compute (self, self->device, precision, error);
+}
+
+gboolean
 t2i_session_set_device (T2iSession * self, T2iDevice device, GError ** error)
 {
   g_return_val_if_fail (T2I_IS_SESSION (self), FALSE);
-  if (device == self->device)
-    return TRUE;
-  if (device != T2I_DEVICE_CPU && self->precision != T2I_PRECISION_F32) {
-    g_set_error (error, T2I_PRECISION_ERROR, 0, "precision %s runs on the "
-        "CPU only; set precision f32 for %s",
-        t2i_precision_name (self->precision), t2i_device_name (device));
-    return FALSE;
-  }
-  if (device == T2I_DEVICE_CUDA) {
-    T2iCudaStream *stream = t2i_cuda_stream_new (error);
-    if (!stream)
-      return FALSE;
-    self->stream = stream;
-  } else if (self->stream) {
-    t2i_cuda_stream_free (self->stream);
-    self->stream = NULL;
-  }
-  self->device = device;
-  return TRUE;
+  return t2i_session_set_compute (self, device, self->precision, error);
 }
 
 void

@@ -58,14 +58,13 @@ gboolean
 t2i_precision_check (T2iPrecision precision, GError ** error)
 {
   const dnnl_cpu_isa_t bf16 = dnnl_cpu_isa_avx512_core_bf16;
+  const gboolean refused = g_getenv ("T2I_NO_BF16") != NULL;
 
-  if (precision != T2I_PRECISION_BF16)
-    return TRUE;
-  if (g_getenv ("T2I_NO_BF16") == NULL
-      && (dnnl_get_effective_cpu_isa () & bf16) == bf16)
+  if (precision != T2I_PRECISION_BF16
+      || (!refused && (dnnl_get_effective_cpu_isa () & bf16) == bf16))
     return TRUE;
   g_set_error (error, T2I_PRECISION_ERROR, 0, "precision bf16 needs a CPU "
       "with bf16 dot products (AVX512-BF16 or AMX), which this one lacks%s; "
-      "use f32", g_getenv ("T2I_NO_BF16") ? " ($T2I_NO_BF16 is set)" : "");
+      "use f32", refused ? " ($T2I_NO_BF16 is set)" : "");
   return FALSE;
 }

@@ -1,7 +1,7 @@
 /* libFuzzer target: a pipeline file, through everything t2i-launch does
  * before it runs one: comments and ${VAR} substitution (with the mapping
- * back to lines and columns), the limits, the syntax model, building it
- * with t2i_parse_launch(), the located diagnostics, the loop and
+ * back to lines and columns), the syntax model, the limits and building
+ * it (t2i_parse_launch_checked()), the located diagnostics, the loop and
  * open-end checks.  GStreamer sees the t2i plugin and the core elements
  * only (fakesrc, tee, queue, ...): nothing is ever set to READY, so no
  * file is opened.
@@ -135,14 +135,17 @@ LLVMFuzzerTestOneInput (const guint8 * data, size_t size)
   /* what build_pipeline() in tools/t2i-launch/main.c does */
   building = TRUE;
   held_critical = FALSE;
-  g_autoptr (T2iDiagnostic) limits = t2i_diagnose_limits (pp->text);
+  g_autoptr (T2iDiagnostic) limits = NULL;
+  GstParseContext *context = gst_parse_context_new ();
+  GstElement *pipeline = t2i_parse_launch_checked (pp->text, context,
+      &limits, &error);
   if (limits) {
     building = FALSE;
+    g_assert (!pipeline && !error);
+    gst_parse_context_free (context);
     t2i_preprocessed_locate (pp, limits->offset, &line, &column);
     return 0;
   }
-  GstParseContext *context = gst_parse_context_new ();
-  GstElement *pipeline = t2i_parse_launch (pp->text, context, &error);
   g_autoptr (T2iDiagnostic) diagnostic = NULL;
   if (!pipeline && error->domain == GST_PARSE_ERROR)
     diagnostic = t2i_diagnose_parse_error (pp->text, error, context);

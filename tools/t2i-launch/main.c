@@ -254,17 +254,17 @@ build_pipeline (const gchar * filename, const T2iPreprocessed * pp,
   /* what GStreamer warns of while the description is checked and parsed
    * is shown only when no located error replaces it */
   hold_logs ();
-  diagnostic = t2i_diagnose_limits (pp->text);
-  if (diagnostic == NULL) {
-    GstParseContext *context = gst_parse_context_new ();
-
-    pipeline = t2i_parse_launch (pp->text, context, &error);
-    if (pipeline == NULL && error->domain == GST_PARSE_ERROR)
-      diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
-    else if (pipeline != NULL && logs_were_held ())
-      diagnostic = t2i_diagnose_values (pp->text);
-    gst_parse_context_free (context);
-  }
+  GstParseContext *context = gst_parse_context_new ();
+  pipeline = t2i_parse_launch_checked (pp->text, context, &diagnostic,
+      &error);
+  /* with no refusal (located already), locate GStreamer's error, or what
+   * it only warned of */
+  if (diagnostic == NULL && pipeline == NULL
+      && error->domain == GST_PARSE_ERROR)
+    diagnostic = t2i_diagnose_parse_error (pp->text, error, context);
+  else if (diagnostic == NULL && pipeline != NULL && logs_were_held ())
+    diagnostic = t2i_diagnose_values (pp->text);
+  gst_parse_context_free (context);
   release_logs (pipeline != NULL && diagnostic == NULL);
 
   if (diagnostic != NULL) {
@@ -440,9 +440,7 @@ set_session (GstElement * pipeline, const char *device_name,
     device = t2i_session_get_device (session);
   if (!precision_name)
     precision = t2i_session_get_precision (session);
-  if (!t2i_session_set_precision (session, T2I_PRECISION_F32, &error)
-      || !t2i_session_set_device (session, device, &error)
-      || !t2i_session_set_precision (session, precision, &error)) {
+  if (!t2i_session_set_compute (session, device, precision, &error)) {
     g_printerr ("t2i-launch: --device=%s --precision=%s: %s\n",
         t2i_device_name (device), t2i_precision_name (precision),
         error->message);

@@ -77,6 +77,12 @@ void t2i_session_enter (T2iSession * self);
 T2iPrecision t2i_session_get_precision (T2iSession * self);
 gboolean t2i_session_set_precision (T2iSession * self,
     T2iPrecision precision, GError ** error);
+/* Sets both at once, whatever they were (a new session may hold
+ * $T2I_DEVICE's and $T2I_PRECISION's); the two setters above change one
+ * and keep the other.  Fails, changing nothing, on a pair that does not
+ * go together. */
+gboolean t2i_session_set_compute (T2iSession * self, T2iDevice device,
+    T2iPrecision precision, GError ** error);
 /* @t on the session's device (a new reference; @t itself when there) */
 T2iTensor *t2i_session_to_device (T2iSession * self, T2iTensor * t,
     GError ** error);
